@@ -1,0 +1,88 @@
+"""The contract between the moo engine and an objective adapter.
+
+The engine knows nothing about neural networks or chips: it hands an adapter a config
+(parameter name -> value, exactly as the search space defines it) and gets named metrics
+back. Everything an adapter needs beyond the config (task, devices, epochs) comes from the
+``objective.options`` block of the study YAML, passed to the adapter's constructor.
+
+An adapter is any class with an ``evaluate`` method; two optional hooks let it do better:
+
+- ``check(config)`` returns constraint values computed *without* training (flash and SRAM
+  excess from the architecture alone). A positive value means infeasible: the engine
+  records the trial as infeasible and never calls ``evaluate``.
+- ``known_metrics(config)`` returns the metrics that are exact, cheap functions of the
+  config (latency and energy from a hardware model, a table lookup). The sampler uses them
+  as deterministic models instead of learning them with a GP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["Adapter", "EvalContext", "Sibling", "TrialResult"]
+
+Config = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """What the engine tells an adapter about the trial it evaluates.
+
+    Attributes:
+        seed: Seed for this evaluation, derived from the study seed; the same config and
+            seed must give the same metrics on the same machine.
+        workdir: A directory the adapter may use for caches and artifacts. It lives next
+            to the study storage, so caches survive a resume.
+        trial_number: The Optuna trial number, for naming files.
+    """
+
+    seed: int
+    workdir: Path
+    trial_number: int = 0
+
+
+@dataclass(frozen=True)
+class Sibling:
+    """A config evaluated for free alongside the proposed one.
+
+    Training is device-independent, so an adapter that costs one trained model on every
+    device of the study returns the other devices' results as siblings. The engine adds
+    each as a completed trial (params = proposed config updated with ``overrides``).
+    """
+
+    overrides: Mapping[str, Any]
+    metrics: Mapping[str, float]
+    constraints: Mapping[str, float] = field(default_factory=dict)
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """The outcome of one evaluation.
+
+    Attributes:
+        metrics: Metric name -> value. Must contain every objective of the study; may
+            contain more (all are stored as user attributes).
+        constraints: Constraint name -> value, feasible when <= 0 (Optuna's convention).
+        siblings: Other configs evaluated for free (see ``Sibling``).
+        attrs: JSON-serializable extras stored on the trial (timings, versions, notes).
+        artifacts: Name -> file to store in the study's artifact store (e.g. the ONNX model).
+    """
+
+    metrics: Mapping[str, float]
+    constraints: Mapping[str, float] = field(default_factory=dict)
+    siblings: tuple[Sibling, ...] = ()
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    artifacts: Mapping[str, Path] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """An objective: config in, named metrics out. Constructed as ``cls(**options)``."""
+
+    def evaluate(self, config: Config, context: EvalContext) -> TrialResult:
+        """Evaluate one config. Raise to fail the trial; the study goes on."""
+        ...
