@@ -1,5 +1,51 @@
-"""Hardware models: latency, energy, flash and SRAM of a network on real chips."""
+"""Hardware models: latency, energy, flash and SRAM of a network on real chips.
 
+Adapters call one function, ``cost_on_devices(graph, devices, onnx_path)``. Devices are
+YAML profiles (``known_devices()``, ``load_device``); ``memory_footprint`` answers the
+feasibility question before training; ``average_power_mW`` and ``battery_life_h`` turn a
+cost into a duty cycle.
+"""
+
+from objectives.hardware.cost import (
+    HardwareCost,
+    MemoryFootprint,
+    cost_on_device,
+    cost_on_devices,
+    memory_footprint,
+)
+from objectives.hardware.errors import (
+    HardwareError,
+    ProfileError,
+    UnknownDeviceError,
+    UnknownOpWarning,
+)
+from objectives.hardware.power import average_power_mW, battery_life_h
+from objectives.hardware.profile import DeviceProfile, known_devices, load_device
+from objectives.hardware.reference import reference_graph
+from objectives.hardware.soc import Placement, place_layers
 from objectives.hardware.stats import GraphStats, LayerKind, LayerStats
+from objectives.hardware.table import device_table
 
-__all__ = ["GraphStats", "LayerKind", "LayerStats"]
+__all__ = [
+    "DeviceProfile",
+    "GraphStats",
+    "HardwareCost",
+    "HardwareError",
+    "LayerKind",
+    "LayerStats",
+    "MemoryFootprint",
+    "Placement",
+    "ProfileError",
+    "UnknownDeviceError",
+    "UnknownOpWarning",
+    "average_power_mW",
+    "battery_life_h",
+    "cost_on_device",
+    "cost_on_devices",
+    "device_table",
+    "known_devices",
+    "load_device",
+    "memory_footprint",
+    "place_layers",
+    "reference_graph",
+]

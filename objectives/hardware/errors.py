@@ -1,0 +1,30 @@
+"""Exceptions and warnings of the hardware models.
+
+Each error also inherits ``ValueError`` (the BoTorch pattern), so callers that only know the
+builtin still catch it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HardwareError",
+    "ProfileError",
+    "UnknownDeviceError",
+    "UnknownOpWarning",
+]
+
+
+class HardwareError(ValueError):
+    """Base class of every error raised by ``objectives.hardware``."""
+
+
+class UnknownDeviceError(HardwareError):
+    """A device name that has no profile; the message lists the known ones."""
+
+
+class ProfileError(HardwareError):
+    """A device profile file that is missing a field or holds an invalid value."""
+
+
+class UnknownOpWarning(UserWarning):
+    """A graph layer whose op the latency model does not know; a fallback cost is used."""

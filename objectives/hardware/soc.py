@@ -1,0 +1,151 @@
+r"""Edge SoC with CPU, GPU and NPU: QEIL power laws and greedy per-layer placement.
+
+QEIL (arXiv 2602.06057) finds that the latency and energy of each device class follow
+power laws in the work done, ``y = a * x**b``. Here each layer's work is
+
+    x_l = MACs_l + input_elements_l + output_elements_l
+
+so that MAC-free layers (pooling, adds) still cost something. Every unit has its own
+laws; a unit with a launch overhead (a GPU) has a small exponent ``b`` and a large ``a``,
+so it wins only on big layers. Layers go greedily, in execution order, to the unit that
+minimizes ``cost(layer, unit) + transfer(previous unit -> unit)``, where a transfer costs
+a fixed latency plus the input activation bytes over the link. The input arrives on, and
+the output returns to, the first unit listed in the profile (the CPU). The placement is
+reported with its gain over the best single unit that can run every layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from objectives.hardware.analytic import layer_precision
+from objectives.hardware.errors import HardwareError
+from objectives.hardware.memory import KIB, activation_bytes
+
+if TYPE_CHECKING:
+    from objectives.hardware.profile import DeviceProfile, SocUnit, TransferCost
+    from objectives.hardware.stats import GraphStats, LayerStats
+
+__all__ = ["Placement", "place_layers"]
+
+Objective = Literal["latency", "energy"]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A per-layer assignment of a graph to SoC units, and what it costs.
+
+    Attributes:
+        units: Unit name per layer, in execution order.
+        latency_ms: End-to-end latency including transfers.
+        energy_mJ: Energy including transfers.
+        best_single_unit: The single unit (able to run every layer) with the lowest
+            objective, or ``""`` when no unit runs every layer.
+        single_latency_ms: Latency of that single unit.
+        single_energy_mJ: Energy of that single unit.
+    """
+
+    units: tuple[str, ...]
+    latency_ms: float
+    energy_mJ: float
+    best_single_unit: str
+    single_latency_ms: float
+    single_energy_mJ: float
+
+    @property
+    def latency_gain(self) -> float:
+        """Fraction of the best single unit's latency saved by the placement."""
+        return 1.0 - self.latency_ms / self.single_latency_ms
+
+    @property
+    def energy_gain(self) -> float:
+        """Fraction of the best single unit's energy saved by the placement."""
+        return 1.0 - self.energy_mJ / self.single_energy_mJ
+
+
+def _work(layer: LayerStats) -> float:
+    return float(layer.macs + layer.input_elements + layer.output_elements)
+
+
+def _runs(unit: SocUnit, layer: LayerStats) -> bool:
+    return layer.kind in unit.kinds and layer_precision(layer, unit.precisions) in unit.precisions
+
+
+def _transfer(link: TransferCost, elements: int, bits: int) -> tuple[float, float]:
+    kb = elements * activation_bytes(bits) / KIB
+    return link.fixed_ms + link.ms_per_kB * kb, link.mJ_per_kB * kb
+
+
+def _evaluate(graph: GraphStats, profile: DeviceProfile, units: list[str]) -> tuple[float, float]:
+    """Latency and energy of a given assignment, transfers included."""
+    assert profile.units is not None and profile.transfer is not None
+    home = next(iter(profile.units))
+    latency = energy = 0.0
+    previous = home
+    for layer, name in zip(graph.layers, units, strict=True):
+        unit = profile.units[name]
+        latency += unit.latency_ms(_work(layer))
+        energy += unit.energy_mJ(_work(layer))
+        if name != previous:
+            t, e = _transfer(profile.transfer, layer.input_elements, layer.activation_bits)
+            latency, energy = latency + t, energy + e
+        previous = name
+    if graph.layers and previous != home:
+        last = graph.layers[-1]
+        t, e = _transfer(profile.transfer, last.output_elements, last.activation_bits)
+        latency, energy = latency + t, energy + e
+    return latency, energy
+
+
+def place_layers(
+    graph: GraphStats, profile: DeviceProfile, *, objective: Objective = "latency"
+) -> Placement:
+    """Greedy per-layer placement of a graph on a ``soc`` profile (QEIL).
+
+    Args:
+        graph: The network.
+        profile: A profile of kind ``soc``.
+        objective: What each greedy step minimizes.
+
+    Returns:
+        The placement, its cost, and the best single unit for comparison.
+
+    Raises:
+        HardwareError: A layer that no unit of the SoC can run.
+    """
+    assert profile.units is not None and profile.transfer is not None
+    pick = 0 if objective == "latency" else 1
+    home = next(iter(profile.units))
+    chosen: list[str] = []
+    previous = home
+    for layer in graph.layers:
+        options = []
+        for name, unit in profile.units.items():
+            if not _runs(unit, layer):
+                continue
+            cost = (unit.latency_ms(_work(layer)), unit.energy_mJ(_work(layer)))[pick]
+            if name != previous:
+                cost += _transfer(profile.transfer, layer.input_elements, layer.activation_bits)[
+                    pick
+                ]
+            options.append((cost, name))
+        if not options:
+            raise HardwareError(
+                f"Device '{profile.name}': no unit runs layer '{layer.name}' "
+                f"({layer.kind}, {layer.weight_bits}-bit weights, "
+                f"{layer.activation_bits}-bit activations)."
+            )
+        previous = min(options)[1]
+        chosen.append(previous)
+    latency, energy = _evaluate(graph, profile, chosen)
+    singles = [
+        (_evaluate(graph, profile, [name] * len(graph.layers)), name)
+        for name, unit in profile.units.items()
+        if all(_runs(unit, layer) for layer in graph.layers)
+    ]
+    if singles:
+        (single_latency, single_energy), best = min(singles, key=lambda s: s[0][pick])
+    else:
+        (single_latency, single_energy), best = (float("nan"), float("nan")), ""
+    return Placement(tuple(chosen), latency, energy, best, single_latency, single_energy)
