@@ -1,0 +1,21 @@
+"""moo's exceptions: one base class, each subclass also a builtin so callers can catch either."""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "EvaluationError", "MooError", "StudyNotFoundError"]
+
+
+class MooError(Exception):
+    """Base class of every error moo raises on purpose."""
+
+
+class ConfigError(MooError, ValueError):
+    """A study or search-space definition is invalid; the message names the file and key."""
+
+
+class EvaluationError(MooError, RuntimeError):
+    """An objective evaluation failed; the trial fails and the study goes on."""
+
+
+class StudyNotFoundError(MooError, LookupError):
+    """No study of that name exists in the given storage."""

@@ -1,0 +1,336 @@
+"""``QNEHVISampler``: Optuna's sampler interface over BoTorch's qLogNEHVI.
+
+Optuna owns the study (storage, trials, parallel workers, resume); BoTorch owns the
+model and the acquisition. This class is the bridge: it reads the study's history,
+converts Optuna's directions to BoTorch's maximization once, and returns one config.
+
+Reproducibility is a contract, not a hope: every random choice is seeded from the
+sampler seed and the *history* of the study (how many of its own trials came before),
+never from the wall clock or a global RNG. A study stopped and resumed, or crashed and
+resumed (the crashed trial re-queued), therefore proposes exactly what the uninterrupted
+run would have.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.samplers._base import _CONSTRAINTS_KEY, _process_constraints_after_trial
+from optuna.search_space import IntersectionSearchSpace
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+from torch import Tensor
+
+from moo.acquisition import (
+    Acquisition,
+    KnownObjective,
+    ProposalProblem,
+    best_of,
+    build_acquisition,
+    fit_model,
+    optimize,
+)
+from moo.space import SearchSpace
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+    from optuna.study import Study
+
+__all__ = [
+    "ACQ_VALUE_KEY",
+    "PROPOSE_SECONDS_KEY",
+    "SIBLING_KEY",
+    "QNEHVISampler",
+    "default_n_initial",
+]
+
+_logger = logging.getLogger(__name__)
+
+SIBLING_KEY = "moo:sibling_of"
+"""User attribute of trials added for free next to a proposed one (not proposals)."""
+PROPOSE_SECONDS_KEY = "moo:propose_s"
+"""System attribute: seconds the sampler spent on the trial's proposal."""
+ACQ_VALUE_KEY = "moo:acq_value"
+"""System attribute: the acquisition value of the proposal (log EHVI for qLogNEHVI)."""
+# Set by optuna's RetryFailedTrialCallback on a re-queued copy of a crashed trial.
+_RETRY_KEY = "failed_trial"
+
+# Discrete spaces up to this size are scored exhaustively: exact, and on a CPU faster than
+# a gradient-based search once the posterior is cached (NAS-Bench-201 has 15,625 cells).
+_MAX_ENUMERATION = 20_000
+# Fallback pool when the optimizer lands on an already evaluated config.
+_DEDUP_POOL = 2048
+
+
+def default_n_initial(dim: int) -> int:
+    """Sobol points before the first GP: ``2 (d + 1)``, enough to fit d lengthscales."""
+    return 2 * (dim + 1)
+
+
+class QNEHVISampler(BaseSampler):
+    """Multi-objective BO with qLogNEHVI, for Optuna studies.
+
+    Args:
+        search_space: The typed space (ordinals, categoricals). Without it the space is
+            read from the study's distributions, numeric categoricals taken as ordinal.
+        seed: Seed of every random choice; the same seed and history give the same
+            proposal.
+        n_initial: Scrambled-Sobol trials before BO. Default ``2 (d + 1)``.
+        acquisition: ``"qlognehvi"`` (default), ``"qnehvi"`` or ``"qlognparego"``
+            (better past 4 objectives, where hypervolume gets expensive).
+        reference_point: In the study's units and directions. Default: inferred from the
+            observed front at each proposal.
+        known_objectives: ``{objective index: f(config) -> value}`` for objectives that
+            are exact, cheap functions of the config; modeled exactly, not learned.
+        constraints_func: Optuna's ``constraints_func``: values ``<= 0`` are feasible.
+            Trials may also carry constraint values in the ``constraints`` system
+            attribute (moo's engine stores infeasible configs that way).
+        num_restarts: Restarts of the acquisition optimizer (non-enumerated spaces).
+        raw_samples: Raw samples to pick the restarts from.
+
+    Example:
+        >>> sampler = QNEHVISampler(seed=0)
+        >>> study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    """
+
+    def __init__(
+        self,
+        *,
+        search_space: SearchSpace | None = None,
+        seed: int | None = None,
+        n_initial: int | None = None,
+        acquisition: Acquisition = "qlognehvi",
+        reference_point: Sequence[float] | None = None,
+        known_objectives: Mapping[int, Callable[[dict[str, Any]], float]] | None = None,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
+        num_restarts: int = 8,
+        raw_samples: int = 256,
+    ) -> None:
+        if acquisition not in ("qlognehvi", "qnehvi", "qlognparego"):
+            raise ValueError(
+                f"`acquisition` must be one of qlognehvi, qnehvi, qlognparego; got {acquisition!r}."
+            )
+        self._space = search_space
+        self._seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+        self._n_initial = n_initial
+        self._acquisition: Acquisition = acquisition
+        self._reference_point = None if reference_point is None else list(reference_point)
+        self._known = dict(known_objectives or {})
+        self._constraints_func = constraints_func
+        self._num_restarts = num_restarts
+        self._raw_samples = raw_samples
+        self._independent = RandomSampler(seed=self._seed)
+        self._intersection = IntersectionSearchSpace()
+
+    # ------------------------------------------------------------------ BaseSampler
+    def reseed_rng(self) -> None:
+        self._seed = random.SystemRandom().randrange(2**31)
+        self._independent.reseed_rng()
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        if self._space is not None:
+            return self._space.to_optuna()
+        return {
+            name: dist
+            for name, dist in self._intersection.calculate(study).items()
+            if not dist.single()
+        }
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        space = self._space or SearchSpace.from_optuna(search_space)
+        started = time.perf_counter()
+        history = _History(study, space, exclude_number=trial.number)
+        n_initial = self._n_initial or default_n_initial(space.dim)
+        index = history.n_proposed_before(trial.number)
+        if index < n_initial or len(history.complete) < 2:
+            config = _first_unseen(space.sobol(index + _DEDUP_POOL, self._seed)[index:], history)
+            kind, acq_value = "sobol", math.nan
+        else:
+            seed = _derive_seed(self._seed, len(history.complete_own))
+            config, acq_value = self._propose(space, history, study.directions, seed)
+            kind = "bo"
+        storage = study._storage
+        storage.set_trial_system_attr(
+            trial._trial_id, PROPOSE_SECONDS_KEY, time.perf_counter() - started
+        )
+        storage.set_trial_system_attr(trial._trial_id, ACQ_VALUE_KEY, acq_value)
+        storage.set_trial_system_attr(trial._trial_id, "moo:proposal", kind)
+        return {name: config[name] for name in search_space}
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        return self._independent.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        if self._constraints_func is not None:
+            _process_constraints_after_trial(self._constraints_func, study, trial, state)
+
+    # ------------------------------------------------------------------ BO proposal
+    def _propose(
+        self,
+        space: SearchSpace,
+        history: _History,
+        directions: Sequence[StudyDirection],
+        seed: int,
+    ) -> tuple[dict[str, Any], float]:
+        signs = torch.tensor(
+            [1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in directions],
+            dtype=torch.double,
+        )
+        X_c, C = history.constraint_data()
+        problem = ProposalProblem(
+            X=space.encode(t.params for t in history.complete),
+            Y=torch.tensor([t.values for t in history.complete], dtype=torch.double) * signs,
+            bounds=space.bounds,
+            categorical_dims=space.categorical_dims,
+            discrete_dims=space.discrete_dims,
+            known={i: _exact(space, f, float(signs[i])) for i, f in self._known.items()},
+            X_constraints=X_c,
+            C=C,
+            X_pending=history.pending(),
+            ref_point=None
+            if self._reference_point is None
+            else torch.tensor(self._reference_point, dtype=torch.double) * signs,
+        )
+        seen = history.seen_keys()
+        candidates = None
+        if space.n_configs() <= _MAX_ENUMERATION:
+            candidates = _unseen(space.grid_points(), seen)
+            if len(candidates) == 0:
+                _logger.warning("Every config of the search space was evaluated; repeating one.")
+                return space.decode(space.grid_points()[:1])[0], math.nan
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            model, order = fit_model(problem)
+            acqf = build_acquisition(self._acquisition, model, order, problem, seed=seed)
+            X, value = optimize(
+                acqf,
+                problem,
+                candidates=candidates,
+                num_restarts=self._num_restarts,
+                raw_samples=self._raw_samples,
+            )
+            X = space.round(X)
+            if _key(X[0]) in seen:
+                pool = space.encode(
+                    space.from_unit_cube(torch.rand(_DEDUP_POOL, space.dim, dtype=torch.double))
+                )
+                X, value = best_of(acqf, _unseen(pool, seen))
+        return space.decode(X)[0], value
+
+
+class _History:
+    """The study's trials, split the way a proposal needs them."""
+
+    def __init__(self, study: Study, space: SearchSpace, *, exclude_number: int) -> None:
+        self._space = space
+        names = set(space.names)
+        self.trials = [
+            t
+            for t in study.get_trials(deepcopy=False)
+            if t.number != exclude_number and names <= set(t.params)
+        ]
+        self.complete = [
+            t
+            for t in self.trials
+            if t.state == TrialState.COMPLETE
+            and t.values is not None
+            and all(math.isfinite(v) for v in t.values)
+        ]
+        self.complete_own = [t for t in self.complete if SIBLING_KEY not in t.user_attrs]
+        self._all = study.get_trials(deepcopy=False)
+
+    def n_proposed_before(self, number: int) -> int:
+        """Proposals made before trial ``number``: own trials, not re-queued crash copies."""
+        return sum(
+            1
+            for t in self._all
+            if t.number < number
+            and SIBLING_KEY not in t.user_attrs
+            and _RETRY_KEY not in t.system_attrs
+        )
+
+    def pending(self) -> Tensor | None:
+        running = [t for t in self.trials if t.state == TrialState.RUNNING]
+        return self._space.encode(t.params for t in running) if running else None
+
+    def constraint_data(self) -> tuple[Tensor | None, Tensor | None]:
+        """Configs and values of every finished trial with constraints, if any violated."""
+        rows = [
+            t
+            for t in self.trials
+            if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+            and _CONSTRAINTS_KEY in t.system_attrs
+        ]
+        if not rows:
+            return None, None
+        C = torch.tensor([t.system_attrs[_CONSTRAINTS_KEY] for t in rows], dtype=torch.double)
+        if not bool((C > 0).any()):
+            return None, None  # nothing infeasible seen: a constraint model would learn nothing
+        return self._space.encode(t.params for t in rows), C
+
+    def seen_keys(self) -> set[tuple[float, ...]]:
+        """Encoded configs of every trial (any state): never propose them again."""
+        return {_key(row) for row in self._space.encode(t.params for t in self.trials)}
+
+
+def _key(row: Tensor) -> tuple[float, ...]:
+    return tuple(round(float(v), 9) for v in row)
+
+
+def _unseen(X: Tensor, seen: set[tuple[float, ...]]) -> Tensor:
+    keep = [i for i, row in enumerate(X) if _key(row) not in seen]
+    return X[keep]
+
+
+def _first_unseen(configs: list[dict[str, Any]], history: _History) -> dict[str, Any]:
+    seen = history.seen_keys()
+    for config in configs:
+        if _key(history._space.encode([config])[0]) not in seen:
+            return config
+    return configs[0]
+
+
+def _derive_seed(seed: int, n: int) -> int:
+    return int(np.random.SeedSequence([seed, n]).generate_state(1)[0])
+
+
+def _exact(space: SearchSpace, f: Callable[[dict[str, Any]], float], sign: float) -> KnownObjective:
+    """Wrap ``f(config)`` as a tensor function on encoded points, memoized per config."""
+    cache: dict[tuple[float, ...], float] = {}
+
+    def evaluate(X: Tensor) -> Tensor:
+        values = []
+        for row in X.detach():
+            key = _key(row)
+            if key not in cache:
+                cache[key] = sign * float(f(space.decode(row[None])[0]))
+            values.append(cache[key])
+        return torch.tensor(values, dtype=X.dtype)
+
+    return evaluate
