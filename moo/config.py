@@ -1,0 +1,207 @@
+"""Study YAML -> validated objects.
+
+Every mistake in a study file is reported as one line per problem that names the file, the
+key path and the reason (``quickstart.yaml: stop.window: Input should be greater than
+0``), before anything is trained. The validated config is stored in the study itself
+(``moo:config``, with the search space inlined), which is what lets ``moo resume`` work
+from the storage alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from moo.errors import ConfigError
+from moo.space import SearchSpace, format_validation_error
+
+__all__ = [
+    "ExecutionSection",
+    "ObjectiveSpec",
+    "SamplerSection",
+    "StopSection",
+    "StudyConfig",
+    "load_adapter",
+    "load_study_config",
+]
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StudySection(_Section):
+    name: str = Field(pattern=_NAME)
+    seed: int = 0
+    storage: str | None = None
+    """SQLAlchemy URL; default ``sqlite:///studies/<name>.db`` (relative to the cwd)."""
+
+
+class AdapterSection(_Section):
+    adapter: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ObjectiveSpec(_Section):
+    name: str
+    direction: Literal["minimize", "maximize"]
+
+
+class SamplerSection(_Section):
+    name: Literal["moo", "tpe", "nsga2", "random", "gp"] = "moo"
+    """``moo`` is QNEHVISampler; the others are Optuna's, for comparison runs."""
+    acquisition: Literal["qlognehvi", "qnehvi", "qlognparego"] = "qlognehvi"
+    n_initial: int | None = Field(default=None, ge=1)
+    reference_point: dict[str, float] | None = None
+    known_objectives: bool = True
+    """Model the objectives the adapter knows exactly (``known_metrics``) without a GP."""
+    num_restarts: int = Field(default=8, ge=1)
+    raw_samples: int = Field(default=256, ge=1)
+
+
+class StopSection(_Section):
+    max_trials: int = Field(default=100, ge=1)
+    """Proposed trials (siblings added for free do not count)."""
+    max_time: float | None = Field(default=None, gt=0)
+    """Seconds of wall-clock time for one ``moo run`` / ``moo resume``."""
+    rule: Literal["hv_stall", "budget"] = "hv_stall"
+    window: int = Field(default=10, ge=1)
+    tol: float = Field(default=1e-3, ge=0)
+    """Stop when the hypervolume gained over ``window`` trials is below ``tol`` x HV."""
+    min_trials: int | None = Field(default=None, ge=1)
+    """No convergence stop before this many trials; default: initial design + window."""
+
+
+class ExecutionSection(_Section):
+    executor: Literal["local", "process", "dask"] = "local"
+    n_workers: int = Field(default=1, ge=1)
+    trial_timeout: float | None = Field(default=None, gt=0)
+    """Seconds before an evaluation is abandoned and its trial failed (process/dask)."""
+    heartbeat_interval: int = Field(default=10, ge=1)
+    grace_period: int | None = Field(default=None, ge=1)
+    max_retry: int = Field(default=1, ge=0)
+    """Re-queue a crashed trial's config this many times."""
+    scheduler_address: str | None = None
+    """Dask scheduler to connect to; default: a ``LocalCluster`` with ``n_workers``."""
+
+
+class StudyConfig(_Section):
+    """A study file, validated. ``space`` is always inlined after loading."""
+
+    study: StudySection
+    objective: AdapterSection
+    objectives: list[ObjectiveSpec] = Field(min_length=2)
+    space: dict[str, Any]
+    sampler: SamplerSection = Field(default_factory=SamplerSection)
+    stop: StopSection = Field(default_factory=StopSection)
+    execution: ExecutionSection = Field(default_factory=ExecutionSection)
+
+    @field_validator("objectives")
+    @classmethod
+    def _unique_objectives(cls, value: list[ObjectiveSpec]) -> list[ObjectiveSpec]:
+        names = [o.name for o in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"objective names must be unique, got {names}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_reference_point(self) -> StudyConfig:
+        ref = self.sampler.reference_point
+        if ref is not None and set(ref) != set(self.objective_names):
+            raise ValueError(
+                f"sampler.reference_point must name every objective {self.objective_names}, "
+                f"got {sorted(ref)}"
+            )
+        return self
+
+    @property
+    def objective_names(self) -> list[str]:
+        return [o.name for o in self.objectives]
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self.objectives]
+
+    @property
+    def storage_url(self) -> str:
+        return self.study.storage or default_storage(self.study.name)
+
+    def search_space(self) -> SearchSpace:
+        return SearchSpace.from_dict(self.space, source=f"{self.study.name}: space")
+
+    def reference_point(self) -> list[float] | None:
+        ref = self.sampler.reference_point
+        return None if ref is None else [ref[name] for name in self.objective_names]
+
+
+def default_storage(study_name: str) -> str:
+    """The embedded default: one SQLite file per study under ``./studies``."""
+    return f"sqlite:///studies/{study_name}.db"
+
+
+def load_study_config(path: str | Path) -> StudyConfig:
+    """Read and validate a study YAML; a ``space:`` path is resolved next to the file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: study file not found.") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(f"{path}: not valid YAML ({where}{getattr(e, 'problem', e)}).") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with study, objective, objectives, space.")
+    space = data.get("space")
+    if isinstance(space, str):
+        space_path = (path.parent / space).resolve()
+        try:
+            data["space"] = yaml.safe_load(space_path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: space: file {space_path} not found.") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{space_path}: not valid YAML ({e}).") from e
+    config = validate_study_config(data, source=str(path))
+    config.search_space()  # the space's own errors, before anything runs
+    return config
+
+
+def validate_study_config(data: Any, *, source: str) -> StudyConfig:
+    try:
+        config = StudyConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, source)) from e
+    SearchSpace.from_dict(config.space, source=f"{source}: space")
+    return config
+
+
+def load_adapter(section: AdapterSection) -> Any:
+    """Import ``module:Class`` and construct it with the YAML options."""
+    module_name, class_name = section.adapter.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ConfigError(f"objective.adapter: cannot import module {module_name!r} ({e}).") from e
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ConfigError(f"objective.adapter: module {module_name!r} has no {class_name!r}.")
+    try:
+        adapter = cls(**section.options)
+    except TypeError as e:
+        raise ConfigError(f"objective.options: {_clean_type_error(e)}") from e
+    except ValueError as e:
+        raise ConfigError(f"objective.options: {e}") from e
+    if not callable(getattr(adapter, "evaluate", None)):
+        raise ConfigError(f"objective.adapter: {section.adapter} has no evaluate(config, context).")
+    return adapter
+
+
+def _clean_type_error(error: TypeError) -> str:
+    return re.sub(r"^\w+\.__init__\(\) ", "", str(error))
