@@ -113,12 +113,14 @@ class SocUnit(_Strict):
         energy_mJ: Energy of one layer in mJ as a power law of its work.
         precisions: Precisions the unit runs; other layers cannot be placed on it.
         kinds: Layer kinds the unit runs (an NPU runs no ``other`` ops).
+        sparse: True where the unit skips zero weights, so pruned MACs are not work.
     """
 
     latency_ms: PowerLaw
     energy_mJ: PowerLaw
     precisions: tuple[Precision, ...]
     kinds: tuple[str, ...]
+    sparse: bool = False
 
 
 class TransferCost(_Strict):

@@ -5,7 +5,8 @@ power laws in the work done, ``y = a * x**b``. Here each layer's work is
 
     x_l = MACs_l + input_elements_l + output_elements_l
 
-so that MAC-free layers (pooling, adds) still cost something. Every unit has its own
+so that MAC-free layers (pooling, adds) still cost something; on a unit that skips zero
+weights, MACs_l counts only the non-zero ones. Every unit has its own
 laws; a unit with a launch overhead (a GPU) has a small exponent ``b`` and a large ``a``,
 so it wins only on big layers. Layers go greedily, in execution order, to the unit that
 minimizes ``cost(layer, unit) + transfer(previous unit -> unit)``, where a transfer costs
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from objectives.hardware.profile import DeviceProfile, SocUnit, TransferCost
     from objectives.hardware.stats import GraphStats, LayerStats
 
-__all__ = ["Placement", "place_layers"]
+__all__ = ["Placement", "layer_work", "place_layers"]
 
 Objective = Literal["latency", "energy"]
 
@@ -64,8 +65,10 @@ class Placement:
         return 1.0 - self.energy_mJ / self.single_energy_mJ
 
 
-def _work(layer: LayerStats) -> float:
-    return float(layer.macs + layer.input_elements + layer.output_elements)
+def layer_work(layer: LayerStats, unit: SocUnit) -> float:
+    """The QEIL power-law argument of one layer on one unit (see the module docstring)."""
+    macs = layer.macs * (1.0 - layer.sparsity) if unit.sparse else float(layer.macs)
+    return macs + layer.input_elements + layer.output_elements
 
 
 def _runs(unit: SocUnit, layer: LayerStats) -> bool:
@@ -85,8 +88,8 @@ def _evaluate(graph: GraphStats, profile: DeviceProfile, units: list[str]) -> tu
     previous = home
     for layer, name in zip(graph.layers, units, strict=True):
         unit = profile.units[name]
-        latency += unit.latency_ms(_work(layer))
-        energy += unit.energy_mJ(_work(layer))
+        latency += unit.latency_ms(layer_work(layer, unit))
+        energy += unit.energy_mJ(layer_work(layer, unit))
         if name != previous:
             t, e = _transfer(profile.transfer, layer.input_elements, layer.activation_bits)
             latency, energy = latency + t, energy + e
@@ -124,7 +127,10 @@ def place_layers(
         for name, unit in profile.units.items():
             if not _runs(unit, layer):
                 continue
-            cost = (unit.latency_ms(_work(layer)), unit.energy_mJ(_work(layer)))[pick]
+            cost = (
+                unit.latency_ms(layer_work(layer, unit)),
+                unit.energy_mJ(layer_work(layer, unit)),
+            )[pick]
             if name != previous:
                 cost += _transfer(profile.transfer, layer.input_elements, layer.activation_bits)[
                     pick
