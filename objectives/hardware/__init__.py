@@ -1,11 +1,13 @@
 """Hardware models: latency, energy, flash and SRAM of a network on real chips.
 
-Adapters call one function, ``cost_on_devices(graph, devices, onnx_path)``. Devices are
-YAML profiles (``known_devices()``, ``load_device``); ``memory_footprint`` answers the
-feasibility question before training; ``average_power_mW`` and ``battery_life_h`` turn a
-cost into a duty cycle.
+Adapters call one function, ``cost_on_devices(graph, devices, onnx_path)``, with the graph
+from ``graph_from_onnx``. Devices are YAML profiles (``known_devices()``, ``load_device``,
+``device_table`` for ``moo devices``); ``memory_footprint`` answers the feasibility question
+before training; ``average_power_mW`` and ``battery_life_h`` turn a cost into a duty cycle;
+``calibrate_device`` fits a profile to measurements (``moo calibrate``).
 """
 
+from objectives.hardware.calibrate import CalibrationResult, calibrate_device
 from objectives.hardware.cost import (
     HardwareCost,
     MemoryFootprint,
@@ -19,6 +21,7 @@ from objectives.hardware.errors import (
     UnknownDeviceError,
     UnknownOpWarning,
 )
+from objectives.hardware.onnx_graph import graph_from_onnx
 from objectives.hardware.power import average_power_mW, battery_life_h
 from objectives.hardware.profile import DeviceProfile, known_devices, load_device
 from objectives.hardware.reference import reference_graph
@@ -27,6 +30,7 @@ from objectives.hardware.stats import GraphStats, LayerKind, LayerStats
 from objectives.hardware.table import device_table
 
 __all__ = [
+    "CalibrationResult",
     "DeviceProfile",
     "GraphStats",
     "HardwareCost",
@@ -40,9 +44,11 @@ __all__ = [
     "UnknownOpWarning",
     "average_power_mW",
     "battery_life_h",
+    "calibrate_device",
     "cost_on_device",
     "cost_on_devices",
     "device_table",
+    "graph_from_onnx",
     "known_devices",
     "load_device",
     "memory_footprint",

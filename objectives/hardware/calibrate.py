@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
@@ -30,50 +30,29 @@ from scipy.optimize import least_squares
 
 from objectives.hardware.analytic import analytic_cost
 from objectives.hardware.errors import HardwareError
+from objectives.hardware.measurements import read_measurements
 from objectives.hardware.profile import DeviceProfile, load_device
-from objectives.hardware.reference import reference_graph
 from objectives.hardware.soc import layer_work
-from objectives.hardware.stats import GraphStats, LayerStats
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from pathlib import Path
 
+    from objectives.hardware.measurements import Measurement
+    from objectives.hardware.stats import GraphStats
+
 __all__ = [
-    "CalibrationReport",
+    "CalibrationResult",
     "ConstantFit",
     "ErrorStats",
-    "Measurement",
-    "calibrate",
-    "coarse_graph",
+    "calibrate_device",
     "fit_profile",
-    "read_measurements",
+    "predict",
 ]
 
 LAMBDA = 0.01
 """Weight of the pull toward the profile's constants, per constant, in log space: small
 enough not to bias well-determined constants, large enough to pin undetermined ones."""
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """One measured inference: the graph, where it ran, and what it cost.
-
-    Attributes:
-        graph: Graph statistics of the measured model.
-        latency_ms: Measured latency.
-        energy_mJ: Measured energy per inference, if known.
-        clock_mhz: Clock of the measurement; ``None`` means the profile's clock.
-        supply_V: Supply of the energy measurement; ``None`` means the profile's supply.
-        unit: For an edge SoC, the unit that ran the whole graph.
-    """
-
-    graph: GraphStats
-    latency_ms: float
-    energy_mJ: float | None = None
-    clock_mhz: float | None = None
-    supply_V: float | None = None
-    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,8 +82,8 @@ class ConstantFit:
 
 
 @dataclass(frozen=True)
-class CalibrationReport:
-    """What ``calibrate`` changed and how well the profile now predicts the rows."""
+class CalibrationResult:
+    """What ``calibrate_device`` changed and how well the profile now predicts the rows."""
 
     device: str
     n_rows: int
@@ -129,112 +108,6 @@ class CalibrationReport:
                     f"p90 {before.p90:.1%} -> {after.p90:.1%} ({after.n} rows)"
                 )
         return "\n".join(lines)
-
-
-def coarse_graph(macs: int, params: int) -> GraphStats:
-    """A one-layer graph from a model's MACs and parameters alone.
-
-    A model with about as many parameters as MACs uses each weight about once: it is
-    costed as a dense layer; otherwise as a convolution. Activation sizes are unknown
-    and taken as zero, so only the MAC and weight terms of the model apply.
-    """
-    kind = "dense" if 2 * params >= macs else "conv"
-    layer = LayerStats("model", "Gemm" if kind == "dense" else "Conv", kind, macs, params, 0, 0)
-    return GraphStats((layer,))
-
-
-def read_measurements(
-    path: Path, graph_loader: Callable[[Path], GraphStats] | None = None
-) -> list[Measurement]:
-    """Read a measurements CSV.
-
-    Columns: ``latency_ms`` (required); the model as ``onnx_path``, ``benchmark`` (an
-    MLPerf Tiny reference model: ic, kws, vww, ad) or ``macs`` and ``params``; optional
-    ``energy_mJ`` (or ``energy_uJ``), ``clock_mhz``, ``supply_V`` and, for an edge SoC,
-    ``unit``.
-
-    Args:
-        path: The CSV file.
-        graph_loader: Turns an ONNX path into graph statistics (the adapters' own
-            function); needed only when the CSV has an ``onnx_path`` column.
-
-    Raises:
-        HardwareError: A missing column or a bad value, naming the file, row and column.
-    """
-    import pandas as pd
-
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError) as e:
-        raise HardwareError(f"{path}: cannot read measurements CSV ({e}).") from e
-    if "latency_ms" not in frame.columns:
-        raise HardwareError(f"{path}: column 'latency_ms' is required.")
-    if not {"onnx_path", "benchmark", "macs"} & set(frame.columns):
-        raise HardwareError(
-            f"{path}: name each row's model with an 'onnx_path', 'benchmark' or "
-            "'macs' and 'params' column."
-        )
-    rows = []
-    for index, row in frame.iterrows():
-        where = f"{path}, row {int(index) + 2}"  # 1-based, after the header line
-        rows.append(_measurement(row.to_dict(), where, path, graph_loader))
-    return rows
-
-
-def _present(row: dict[str, Any], column: str) -> bool:
-    value = row.get(column)
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
-
-
-def _positive(row: dict[str, Any], column: str, where: str) -> float | None:
-    if not _present(row, column):
-        return None
-    try:
-        value = float(row[column])
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not value > 0:
-        raise HardwareError(f"{where}: column '{column}' must be > 0, got {row[column]!r}.")
-    return value
-
-
-def _measurement(
-    row: dict[str, Any],
-    where: str,
-    path: Path,
-    graph_loader: Callable[[Path], GraphStats] | None,
-) -> Measurement:
-    if _present(row, "onnx_path"):
-        if graph_loader is None:
-            raise HardwareError(
-                f"{where}: 'onnx_path' rows need a `graph_loader` (ONNX -> GraphStats)."
-            )
-        graph = graph_loader(path.parent / str(row["onnx_path"]))
-    elif _present(row, "benchmark"):
-        try:
-            graph = reference_graph(str(row["benchmark"]))
-        except ValueError as e:
-            raise HardwareError(f"{where}: column 'benchmark': {e}") from e
-    else:
-        macs, params = _positive(row, "macs", where), _positive(row, "params", where)
-        if macs is None or params is None:
-            raise HardwareError(f"{where}: columns 'macs' and 'params' are both required.")
-        graph = coarse_graph(int(macs), int(params))
-    latency = _positive(row, "latency_ms", where)
-    if latency is None:
-        raise HardwareError(f"{where}: column 'latency_ms' is empty.")
-    energy = _positive(row, "energy_mJ", where)
-    energy_uJ = _positive(row, "energy_uJ", where)
-    if energy is None and energy_uJ is not None:
-        energy = energy_uJ / 1e3
-    return Measurement(
-        graph=graph,
-        latency_ms=latency,
-        energy_mJ=energy,
-        clock_mhz=_positive(row, "clock_mhz", where),
-        supply_V=_positive(row, "supply_V", where),
-        unit=str(row["unit"]) if _present(row, "unit") else None,
-    )
 
 
 def _power_scale(profile: DeviceProfile, m: Measurement) -> float:
@@ -376,7 +249,7 @@ def _fit_active_power(
 
 def fit_profile(
     profile: DeviceProfile, rows: Sequence[Measurement]
-) -> tuple[DeviceProfile, CalibrationReport]:
+) -> tuple[DeviceProfile, CalibrationResult]:
     """Fit a profile's free constants to measured rows (see the module docstring).
 
     Returns:
@@ -405,7 +278,7 @@ def fit_profile(
     after = [predict(fitted, m) for m in rows]
     energy_rows = [i for i, m in enumerate(rows) if m.energy_mJ is not None]
     energies = [rows[i].energy_mJ for i in energy_rows]
-    report = CalibrationReport(
+    report = CalibrationResult(
         device=profile.name,
         n_rows=len(rows),
         constants=tuple(fits + power_fits),
@@ -417,36 +290,46 @@ def fit_profile(
     return fitted, report
 
 
-def calibrate(
+def calibrate_device(
     device: str,
     measurements_csv: Path,
-    out_path: Path,
+    out: Path,
+    *,
     graph_loader: Callable[[Path], GraphStats] | None = None,
-) -> CalibrationReport:
-    """Fit a device profile to the user's measurements and write the calibrated profile.
+) -> CalibrationResult:
+    """Fit a device profile to measured rows and write the calibrated profile (``moo calibrate``).
 
     Args:
         device: A known device name or a profile YAML path (the starting point).
-        measurements_csv: Measured rows (see ``read_measurements`` for the columns).
-        out_path: Where to write the calibrated profile YAML; its stem becomes the new
-            profile's name, so ``load_device(str(out_path))`` loads it.
-        graph_loader: ONNX path -> graph statistics, for CSVs with an ``onnx_path`` column.
+        measurements_csv: Measured rows (columns in ``read_measurements``).
+        out: Where to write the calibrated profile YAML; its stem becomes the new profile's
+            name, so ``load_device(str(out))`` loads it and studies can list it as a device.
+        graph_loader: ONNX path -> graph statistics for ``onnx_path`` rows; defaults to
+            ``graph_from_onnx``.
 
     Returns:
-        The report: constants before/after, and latency/energy error before/after.
+        Constants before/after and the latency/energy error before/after; ``summary()``
+        is the text to print.
+
+    Raises:
+        UnknownDeviceError: ``device`` has no profile.
+        HardwareError: A bad CSV (naming file, row and column) or nothing to fit.
 
     Example:
-        >>> report = calibrate("cortex_m4", Path("m4.csv"), Path("m4_mine.yaml"))  # doctest: +SKIP
+        >>> from pathlib import Path
+        >>> csv, out = Path("m4.csv"), Path("m4.yaml")
+        >>> print(calibrate_device("cortex_m4", csv, out).summary())  # doctest: +SKIP
     """
     profile = load_device(device)
     rows = read_measurements(measurements_csv, graph_loader)
-    fitted, report = fit_profile(profile, rows)
-    fitted = fitted.model_copy(update={"name": out_path.stem})
+    fitted, result = fit_profile(profile, rows)
+    fitted = fitted.model_copy(update={"name": out.stem})
     header = [
         f"# Calibrated from profile '{profile.name}' by `moo calibrate` on "
         f"{datetime.now(UTC):%Y-%m-%d}, measurements: {measurements_csv}",
-        *(f"# {line}" for line in report.summary().splitlines()),
+        "# Fields not listed as fitted below keep the values (and sources) of that profile.",
+        *(f"# {line}" for line in result.summary().splitlines()),
     ]
     body = yaml.safe_dump(fitted.model_dump(mode="json", exclude_none=True), sort_keys=False)
-    out_path.write_text("\n".join(header) + "\n" + body, encoding="utf-8")
-    return replace(report, out_path=out_path)
+    out.write_text("\n".join(header) + "\n" + body, encoding="utf-8")
+    return replace(result, out_path=out)
