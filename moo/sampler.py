@@ -17,13 +17,16 @@ import logging
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from botorch.exceptions.warnings import OptimizationWarning
+from linear_operator.utils.warnings import NumericalWarning
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.samplers._base import _CONSTRAINTS_KEY, _process_constraints_after_trial
+from optuna.samplers._base import _process_constraints_after_trial
 from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
@@ -62,6 +65,8 @@ ACQ_VALUE_KEY = "moo:acq_value"
 """System attribute: the acquisition value of the proposal (log EHVI for qLogNEHVI)."""
 # Set by optuna's RetryFailedTrialCallback on a re-queued copy of a crashed trial.
 _RETRY_KEY = "failed_trial"
+# Set by ``Study.enqueue_trial``: the params are given, nothing to propose.
+_FIXED_PARAMS_KEY = "fixed_params"
 
 # Discrete spaces up to this size are scored exhaustively: exact, and on a CPU faster than
 # a gradient-based search once the posterior is cached (NAS-Bench-201 has 15,625 cells).
@@ -91,8 +96,8 @@ class QNEHVISampler(BaseSampler):
         known_objectives: ``{objective index: f(config) -> value}`` for objectives that
             are exact, cheap functions of the config; modeled exactly, not learned.
         constraints_func: Optuna's ``constraints_func``: values ``<= 0`` are feasible.
-            Trials may also carry constraint values in the ``constraints`` system
-            attribute (moo's engine stores infeasible configs that way).
+            Trials may also carry named constraints (``trial.set_constraint``; moo's
+            engine records infeasible configs that way).
         num_restarts: Restarts of the acquisition optimizer (non-enumerated spaces).
         raw_samples: Raw samples to pick the restarts from.
 
@@ -149,8 +154,8 @@ class QNEHVISampler(BaseSampler):
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        if not search_space:
-            return {}
+        if not search_space or {_FIXED_PARAMS_KEY, _RETRY_KEY} & set(trial.system_attrs):
+            return {}  # an enqueued trial (a re-queued crash, a user's config) is not ours
         space = self._space or SearchSpace.from_optuna(search_space)
         started = time.perf_counter()
         history = _History(study, space, exclude_number=trial.number)
@@ -161,7 +166,12 @@ class QNEHVISampler(BaseSampler):
             kind, acq_value = "sobol", math.nan
         else:
             seed = _derive_seed(self._seed, len(history.complete_own))
-            config, acq_value = self._propose(space, history, study.directions, seed)
+            with warnings.catch_warnings():
+                # Jitter and restarted L-BFGS runs are BoTorch coping, not user news.
+                warnings.simplefilter("ignore", NumericalWarning)
+                warnings.simplefilter("ignore", OptimizationWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                config, acq_value = self._propose(space, history, study.directions, seed)
             kind = "bo"
         storage = study._storage
         storage.set_trial_system_attr(
@@ -281,15 +291,13 @@ class _History:
 
     def constraint_data(self) -> tuple[Tensor | None, Tensor | None]:
         """Configs and values of every finished trial with constraints, if any violated."""
-        rows = [
-            t
-            for t in self.trials
-            if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-            and _CONSTRAINTS_KEY in t.system_attrs
-        ]
+        finished = [t for t in self.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+        names = sorted({name for t in finished for name in t.constraints})
+        # Only trials that report every constraint can train the constraint models.
+        rows = [t for t in finished if names and set(t.constraints) == set(names)]
         if not rows:
             return None, None
-        C = torch.tensor([t.system_attrs[_CONSTRAINTS_KEY] for t in rows], dtype=torch.double)
+        C = torch.tensor([[t.constraints[n] for n in names] for t in rows], dtype=torch.double)
         if not bool((C > 0).any()):
             return None, None  # nothing infeasible seen: a constraint model would learn nothing
         return self._space.encode(t.params for t in rows), C

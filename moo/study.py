@@ -1,0 +1,559 @@
+"""Create, run and resume a study on Optuna storage.
+
+Optuna's storage is the single source of truth: the validated YAML, the seed, the frozen
+hypervolume reference and every trial live in it, so ``moo resume`` needs nothing but the
+storage URL and a study killed mid-trial loses only that trial (its heartbeat goes stale,
+Optuna fails it and ``RetryFailedTrialCallback`` re-queues its config).
+
+One trial, as the engine runs it:
+
+1. the sampler proposes a config; the adapter's ``check`` may declare it infeasible from
+   the architecture alone, and then it is recorded as PRUNED with its constraint values
+   and never evaluated;
+2. the evaluator (in process, or in a child process with a timeout) returns metrics;
+   a raise, a hang or a NaN objective fails the trial with one line naming the trial, the
+   config and the cause, and the study goes on;
+3. metrics, constraints, artifacts and the hypervolume so far are stored on the trial, and
+   the configs evaluated for free (siblings) are added as completed trials;
+4. the stop rule looks at the history and may stop the study, recording why.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+from optuna.exceptions import ExperimentalWarning
+from optuna.samplers import BaseSampler, GPSampler, NSGAIISampler, RandomSampler, TPESampler
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import FrozenTrial, TrialState, create_trial
+from sqlalchemy.engine import make_url
+
+from moo.config import StudyConfig, default_storage, load_adapter, validate_study_config
+from moo.convergence import AnyOf, HypervolumeStall, MaxTime, MaxTrials, Progress, StopRule
+from moo.errors import ConfigError, EvaluationError, StudyNotFoundError
+from moo.executors import Evaluator, make_evaluator, run_on_dask
+from moo.pareto import hypervolume, non_dominated_mask, to_minimization
+from moo.sampler import SIBLING_KEY, QNEHVISampler, default_n_initial
+from moo.space import SearchSpace
+from objectives.protocol import EvalContext, Sibling, TrialResult
+
+__all__ = [
+    "CONFIG_KEY",
+    "METRICS_KEY",
+    "RunStatus",
+    "StudyRun",
+    "create_study",
+    "feasible",
+    "load_study",
+    "open_storage",
+    "proposed",
+    "study_config",
+    "workdir_for",
+]
+
+_logger = logging.getLogger("moo")
+
+CONFIG_KEY = "moo:config"
+"""Study attribute: the validated study YAML (space inlined), enough to resume."""
+REFERENCE_KEY = "moo:reference_point"
+"""Study attribute: hypervolume reference point (study units), frozen once."""
+IDEAL_KEY = "moo:ideal_point"
+"""Study attribute: best value per objective when the reference froze; HV normalization."""
+STOP_REASON_KEY = "moo:stop_reason"
+METRICS_KEY = "moo:metrics"
+"""Trial attribute: every metric the adapter returned, objectives and others."""
+HV_KEY = "moo:hv"
+"""Trial attribute: normalized hypervolume of the feasible front once this trial finished."""
+ARTIFACTS_KEY = "moo:artifacts"
+"""Trial attribute: artifact name -> id in the study's artifact store."""
+ERROR_KEY = "moo:error"
+INFEASIBLE_KEY = "moo:infeasible"
+
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+# Below this fraction of the objective range, the inferred reference point gets a margin
+# anyway, so that the extreme points of the initial front add hypervolume.
+_REFERENCE_MARGIN = 0.1
+
+
+# ---------------------------------------------------------------------- storage and study
+def open_storage(
+    url: str, *, heartbeat_interval: int = 10, grace_period: int | None = None, max_retry: int = 1
+) -> RDBStorage:
+    """An RDB storage with heartbeats, so that crashed trials are failed and re-queued."""
+    parsed = make_url(url)
+    engine_kwargs: dict[str, Any] = {}
+    if parsed.drivername.startswith("sqlite"):
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Several workers share one file: wait for the lock instead of failing at once.
+        engine_kwargs["connect_args"] = {"timeout": 60}
+    else:
+        engine_kwargs["pool_pre_ping"] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats: stable since 2.8
+        return RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
+        )
+
+
+def _storage_for(config: StudyConfig, url: str | None) -> RDBStorage:
+    execution = config.execution
+    return open_storage(
+        url or config.storage_url,
+        heartbeat_interval=execution.heartbeat_interval,
+        grace_period=execution.grace_period,
+        max_retry=execution.max_retry,
+    )
+
+
+def create_study(config: StudyConfig, *, storage: str | None = None) -> optuna.Study:
+    """A new study holding ``config``; an existing study of that name is an error."""
+    rdb = _storage_for(config, storage)
+    name = config.study.name
+    if name in _study_names(rdb):
+        raise ConfigError(
+            f"study {name!r} already exists in {_redact(rdb.url)}; continue it with "
+            f"`moo resume {name}` or pick another study.name."
+        )
+    study = optuna.create_study(study_name=name, storage=rdb, directions=config.directions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        study.set_metric_names(config.objective_names)
+    study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
+    if config.reference_point() is not None:
+        study.set_user_attr(REFERENCE_KEY, config.reference_point())
+    return study
+
+
+def load_study(name: str, *, storage: str | None = None) -> tuple[optuna.Study, StudyConfig]:
+    """Open a study created by moo; its config comes from the storage, not from a file."""
+    url = storage or default_storage(name)
+    probe = open_storage(url)
+    if name not in _study_names(probe):
+        known = ", ".join(sorted(_study_names(probe))) or "none"
+        raise StudyNotFoundError(
+            f"no study {name!r} in {_redact(url)} (studies there: {known}); "
+            "pass --storage if it lives elsewhere."
+        )
+    study = optuna.load_study(study_name=name, storage=probe)
+    config = study_config(study)
+    return optuna.load_study(study_name=name, storage=_storage_for(config, url)), config
+
+
+def study_config(study: optuna.Study) -> StudyConfig:
+    data = study.user_attrs.get(CONFIG_KEY)
+    if data is None:
+        raise ConfigError(f"study {study.study_name!r} was not created by moo (no {CONFIG_KEY}).")
+    return validate_study_config(data, source=f"study {study.study_name}")
+
+
+def _study_names(storage: RDBStorage) -> set[str]:
+    return {s.study_name for s in storage.get_all_studies()}
+
+
+def _redact(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def workdir_for(config: StudyConfig, storage_url: str) -> Path:
+    """Caches and artifacts: beside the SQLite file, else ``.moo_cache/<study>``."""
+    parsed = make_url(storage_url)
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        return Path(parsed.database).with_suffix("").parent / f"{config.study.name}.work"
+    return Path(".moo_cache") / config.study.name
+
+
+# ---------------------------------------------------------------------- trial views
+def proposed(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    """Trials the sampler proposed (or a user enqueued): not siblings added for free."""
+    return [t for t in trials if SIBLING_KEY not in t.user_attrs]
+
+
+def feasible(trial: FrozenTrial) -> bool:
+    return trial.state == TrialState.COMPLETE and all(v <= 0 for v in trial.constraints.values())
+
+
+def _values(trials: Sequence[FrozenTrial], m: int) -> np.ndarray:
+    """Objective rows; NaN for trials that are not feasible and complete."""
+    return np.array(
+        [t.values if feasible(t) and t.values is not None else [math.nan] * m for t in trials],
+        dtype=float,
+    ).reshape(len(trials), m)
+
+
+# ---------------------------------------------------------------------- samplers
+def build_sampler(config: StudyConfig, space: SearchSpace, adapter: Any) -> BaseSampler:
+    """The YAML's sampler; Optuna's own ones are there for comparison runs."""
+    section, seed = config.sampler, config.study.seed
+    if section.name == "moo":
+        return QNEHVISampler(
+            search_space=space,
+            seed=seed,
+            n_initial=section.n_initial,
+            acquisition=section.acquisition,
+            reference_point=config.reference_point(),
+            known_objectives=_known_objectives(config, space, adapter)
+            if section.known_objectives
+            else None,
+            num_restarts=section.num_restarts,
+            raw_samples=section.raw_samples,
+        )
+    if section.name == "tpe":
+        return TPESampler(seed=seed, multivariate=True, n_startup_trials=_n_initial(config, space))
+    if section.name == "nsga2":
+        return NSGAIISampler(seed=seed)
+    if section.name == "gp":
+        return GPSampler(seed=seed, n_startup_trials=_n_initial(config, space))
+    return RandomSampler(seed=seed)
+
+
+def _n_initial(config: StudyConfig, space: SearchSpace) -> int:
+    return config.sampler.n_initial or default_n_initial(space.dim)
+
+
+def _known_objectives(
+    config: StudyConfig, space: SearchSpace, adapter: Any
+) -> dict[int, Callable[[dict[str, Any]], float]]:
+    """Objectives the adapter computes exactly from the config, by objective index."""
+    known_metrics = getattr(adapter, "known_metrics", None)
+    if known_metrics is None:
+        return {}
+    names = set(known_metrics(space.sobol(1, config.study.seed)[0]))
+
+    def metric(name: str) -> Callable[[dict[str, Any]], float]:
+        return lambda cfg: float(known_metrics(cfg)[name])
+
+    return {i: metric(n) for i, n in enumerate(config.objective_names) if n in names}
+
+
+# ---------------------------------------------------------------------- progress
+@dataclass(frozen=True)
+class RunStatus:
+    """What a progress display shows after each trial."""
+
+    n_trials: int
+    max_trials: int
+    hypervolume: float | None
+    front_size: int
+    n_failed: int
+    n_infeasible: int
+    elapsed_s: float
+    last: FrozenTrial | None = None
+
+
+# ---------------------------------------------------------------------- the run
+class StudyRun:
+    """Runs one study until its stop rule fires: ``StudyRun(study, config).run()``.
+
+    Args:
+        study: An Optuna study created by ``create_study`` or opened by ``load_study``.
+        config: Its validated config.
+        on_trial: Called after every proposed trial with the run's status (progress bars).
+        adapter: The objective adapter; default: built from the config.
+    """
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        config: StudyConfig,
+        *,
+        on_trial: Callable[[RunStatus], None] | None = None,
+        adapter: Any = None,
+    ) -> None:
+        self.study, self.config = study, config
+        self.space = config.search_space()
+        self.adapter = adapter if adapter is not None else load_adapter(config.objective)
+        self.storage_url = _storage_url(study)
+        self.workdir = workdir_for(config, self.storage_url)
+        self.evaluator: Evaluator = make_evaluator(config, self.adapter)
+        self.on_trial = on_trial
+        self.study.sampler = build_sampler(config, self.space, self.adapter)
+        self._started = time.monotonic()
+        self._stop_rule = self._make_stop_rule()
+        self._artifacts = FileSystemArtifactStore(str(self._artifact_dir()))
+
+    def _artifact_dir(self) -> Path:
+        path = self.workdir / "artifacts"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _make_stop_rule(self) -> StopRule:
+        stop = self.config.stop
+        rules: list[StopRule] = [MaxTrials(stop.max_trials)]
+        if stop.max_time is not None:
+            rules.append(MaxTime(stop.max_time))
+        if stop.rule == "hv_stall":
+            min_trials = stop.min_trials or _n_initial(self.config, self.space) + stop.window
+            rules.append(HypervolumeStall(window=stop.window, tol=stop.tol, min_trials=min_trials))
+        return AnyOf(*rules)
+
+    # ------------------------------------------------------------------ public
+    def run(self) -> str:
+        """Run until the stop rule fires; returns (and stores) the reason."""
+        self.study.set_user_attr(STOP_REASON_KEY, None)
+        reason = self._stop_rule.update(self.progress())
+        if reason is None:
+            execution = self.config.execution
+            if execution.executor == "dask":
+                run_on_dask(
+                    partial(_dask_worker, self.storage_url, self.config.study.name),
+                    n_workers=execution.n_workers,
+                    scheduler_address=execution.scheduler_address,
+                    poll=self._report,
+                )
+                reason = self._stop_rule.update(self.progress())
+            else:
+                self.optimize()
+                reason = self._stop_rule.reason
+        reason = reason or self.study.user_attrs.get(STOP_REASON_KEY) or "interrupted"
+        self.study.set_user_attr(STOP_REASON_KEY, reason)
+        return reason
+
+    def optimize(self) -> None:
+        """This process's ask-evaluate-tell loop, with ``n_workers`` threads."""
+        remaining = self.config.stop.max_trials - self.progress().n_trials
+        try:
+            with _quiet_optuna():
+                self.study.optimize(
+                    self.objective,
+                    n_trials=max(remaining, 0),
+                    n_jobs=self.config.execution.n_workers,
+                    catch=(EvaluationError,),
+                    callbacks=[self._after_trial],
+                )
+        finally:
+            self.evaluator.close()
+
+    def _report(self) -> None:
+        if self.on_trial is not None:
+            self.on_trial(self.status())
+
+    def progress(self) -> Progress:
+        trials = self.study.get_trials(deepcopy=False)
+        finished = [t for t in proposed(trials) if t.state in _FINISHED]
+        return Progress(
+            n_trials=len(finished),
+            hv_history=self.hypervolume_history(trials),
+            started=self._started,
+        )
+
+    def hypervolume_history(self, trials: Sequence[FrozenTrial]) -> list[float]:
+        """Normalized HV after each finished proposed trial (with its siblings), in order."""
+        ref = self._reference()
+        if ref is None:
+            return []
+        groups: dict[int, list[FrozenTrial]] = {}
+        for t in trials:
+            if t.state in _FINISHED:
+                groups.setdefault(int(t.user_attrs.get(SIBLING_KEY, t.number)), []).append(t)
+        m = len(self.config.objectives)
+        history, seen = [], []
+        for number in sorted(groups):
+            seen.extend(groups[number])
+            history.append(self._normalized_hv(_values(seen, m), ref))
+        return history
+
+    def status(self) -> RunStatus:
+        trials = self.study.get_trials(deepcopy=False)
+        own = [t for t in proposed(trials) if t.state in _FINISHED]
+        ref = self._reference()
+        Y = _values(trials, len(self.config.objectives))
+        return RunStatus(
+            n_trials=len(own),
+            max_trials=self.config.stop.max_trials,
+            hypervolume=None if ref is None else self._normalized_hv(Y, ref),
+            front_size=int(non_dominated_mask(Y, self.config.directions).sum()),
+            n_failed=sum(t.state == TrialState.FAIL for t in own),
+            n_infeasible=sum(INFEASIBLE_KEY in t.user_attrs for t in own),
+            elapsed_s=time.monotonic() - self._started,
+            last=own[-1] if own else None,
+        )
+
+    # ------------------------------------------------------------------ one trial
+    def objective(self, trial: optuna.Trial) -> Sequence[float]:
+        config = self.space.suggest(trial)
+        check = getattr(self.adapter, "check", None)
+        if check is not None:
+            constraints = {k: float(v) for k, v in check(config).items()}
+            for name, value in constraints.items():
+                trial.set_constraint(name, value)
+            violated = {k: v for k, v in constraints.items() if v > 0}
+            if violated:
+                trial.set_user_attr(INFEASIBLE_KEY, violated)
+                raise optuna.TrialPruned(f"infeasible: {violated}")
+        context = EvalContext(
+            seed=self.config.study.seed, workdir=self.workdir, trial_number=trial.number
+        )
+        try:
+            result = self.evaluator(config, context)
+            values = self._objective_values(result.metrics)
+        except Exception as e:
+            message = f"trial {trial.number} {_short(config)}: {_cause(e)}"
+            trial.set_user_attr(ERROR_KEY, message)
+            _logger.warning("failed: %s", message)
+            raise EvaluationError(message) from e
+        self._record(trial, config, result)
+        return values
+
+    def _objective_values(self, metrics: Mapping[str, float]) -> list[float]:
+        values = []
+        for name in self.config.objective_names:
+            if name not in metrics:
+                raise EvaluationError(
+                    f"objective {name!r} missing from the adapter's metrics {sorted(metrics)}"
+                )
+            value = float(metrics[name])
+            if not math.isfinite(value):
+                raise EvaluationError(f"objective {name!r} is {value}")
+            values.append(value)
+        return values
+
+    def _record(self, trial: optuna.Trial, config: dict[str, Any], result: TrialResult) -> None:
+        trial.set_user_attr(METRICS_KEY, {k: float(v) for k, v in result.metrics.items()})
+        for name, value in result.constraints.items():
+            trial.set_constraint(name, float(value))
+        for key, value in result.attrs.items():
+            trial.set_user_attr(key, value)
+        if result.artifacts:
+            ids = {
+                name: upload_artifact(
+                    artifact_store=self._artifacts, file_path=str(path), study_or_trial=trial
+                )
+                for name, path in result.artifacts.items()
+            }
+            trial.set_user_attr(ARTIFACTS_KEY, ids)
+        for sibling in result.siblings:
+            self._add_sibling(trial.number, config, sibling)
+
+    def _add_sibling(self, parent: int, config: dict[str, Any], sibling: Sibling) -> None:
+        params = {**config, **sibling.overrides}
+        space = self.space.parameters
+        if not all(n in space and space[n].contains(v) for n, v in sibling.overrides.items()):
+            return  # e.g. a device the adapter costs but the study's space leaves out
+        key = self.space.encode([params])[0].tolist()
+        existing = self.space.encode(t.params for t in self.study.get_trials(deepcopy=False))
+        if any(row.tolist() == key for row in existing):
+            return
+        try:
+            values = self._objective_values(sibling.metrics)
+        except EvaluationError as e:
+            _logger.warning("sibling of trial %d %s skipped: %s", parent, sibling.overrides, e)
+            return
+        self.study.add_trial(
+            create_trial(
+                values=values,
+                params=params,
+                distributions=self.space.to_optuna(),
+                user_attrs={
+                    SIBLING_KEY: parent,
+                    METRICS_KEY: {k: float(v) for k, v in sibling.metrics.items()},
+                    **sibling.attrs,
+                },
+                constraints={k: float(v) for k, v in sibling.constraints.items()},
+            )
+        )
+
+    def _after_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if SIBLING_KEY in trial.user_attrs:
+            return
+        self._freeze_reference()
+        self._report()
+        reason = self._stop_rule.update(self.progress())
+        if reason is not None:
+            study.set_user_attr(STOP_REASON_KEY, reason)  # other workers see it and stop
+        if study.user_attrs.get(STOP_REASON_KEY):
+            study.stop()
+
+    # ------------------------------------------------------------------ hypervolume
+    def _freeze_reference(self) -> None:
+        """Fix the HV reference once the initial design is in: comparable HV from then on."""
+        attrs = self.study.user_attrs
+        trials = self.study.get_trials(deepcopy=False)
+        Y = _values(trials, len(self.config.objectives))
+        Y = Y[np.isfinite(Y).all(axis=1)]
+        n_own = sum(feasible(t) for t in proposed(trials))
+        if IDEAL_KEY in attrs or n_own < max(2, _n_initial(self.config, self.space)):
+            return
+        directions = self.config.directions
+        Z = to_minimization(Y, directions)
+        ideal, nadir = Z.min(axis=0), Z.max(axis=0)
+        if REFERENCE_KEY in attrs:
+            ref_z = to_minimization(np.array([attrs[REFERENCE_KEY]]), directions)[0]
+        else:
+            span = np.where(nadir > ideal, nadir - ideal, np.maximum(np.abs(nadir), 1.0))
+            ref_z = nadir + _REFERENCE_MARGIN * span
+            self.study.set_user_attr(
+                REFERENCE_KEY, to_minimization(ref_z[None], directions)[0].tolist()
+            )
+        ideal = np.minimum(ideal, ref_z - 1e-12)
+        self.study.set_user_attr(IDEAL_KEY, to_minimization(ideal[None], directions)[0].tolist())
+
+    def _reference(self) -> tuple[np.ndarray, np.ndarray] | None:
+        attrs = self.study.user_attrs
+        if IDEAL_KEY not in attrs:
+            return None
+        directions = self.config.directions
+        ref = to_minimization(np.array([attrs[REFERENCE_KEY]]), directions)[0]
+        ideal = to_minimization(np.array([attrs[IDEAL_KEY]]), directions)[0]
+        return ref, ideal
+
+    def _normalized_hv(self, Y: np.ndarray, reference: tuple[np.ndarray, np.ndarray]) -> float:
+        """HV of ``Y`` with each objective scaled so that ideal -> 0 and reference -> 1."""
+        ref, ideal = reference
+        Z = (to_minimization(Y, self.config.directions) - ideal) / (ref - ideal)
+        m = Z.shape[1]
+        return hypervolume(Z, ["minimize"] * m, [1.0] * m)
+
+
+# ---------------------------------------------------------------------- helpers
+def _storage_url(study: optuna.Study) -> str:
+    storage = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache
+    return storage.url if isinstance(storage, RDBStorage) else ""
+
+
+def _dask_worker(storage_url: str, study_name: str) -> str:
+    """One Dask worker's share of a study: a local loop on the shared storage."""
+    study, config = load_study(study_name, storage=storage_url)
+    execution = config.execution.model_copy(update={"executor": "local", "n_workers": 1})
+    run = StudyRun(study, config.model_copy(update={"execution": execution}))
+    run.optimize()
+    return run._stop_rule.reason or ""
+
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna logs a traceback per failed trial; moo logs one line instead."""
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+def _short(config: Mapping[str, Any]) -> str:
+    parts = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items()]
+    return "{" + ", ".join(parts) + "}"
+
+
+def _cause(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if isinstance(error, EvaluationError):
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
