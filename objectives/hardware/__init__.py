@@ -27,9 +27,10 @@ from objectives.hardware.profile import DeviceProfile, known_devices, load_devic
 from objectives.hardware.reference import reference_graph
 from objectives.hardware.soc import Placement, place_layers
 from objectives.hardware.stats import GraphStats, LayerKind, LayerStats
-from objectives.hardware.table import device_table
+from objectives.hardware.table import DEVICE_TABLE_COLUMNS, device_table
 
 __all__ = [
+    "DEVICE_TABLE_COLUMNS",
     "CalibrationResult",
     "DeviceProfile",
     "GraphStats",

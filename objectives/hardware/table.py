@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from objectives.hardware.profile import known_devices, load_device
 
-__all__ = ["device_table"]
+__all__ = ["DEVICE_TABLE_COLUMNS", "device_table"]
+
+DEVICE_TABLE_COLUMNS: dict[str, str] = {
+    "device": "device",
+    "kind": "kind",
+    "core": "core",
+    "clock_mhz": "clock MHz",
+    "flash_kB": "flash kB",
+    "sram_kB": "SRAM kB",
+    "active_power_mW": "active mW",
+    "idle_power_mW": "idle mW",
+    "int8_macs_per_cycle": "int8 MACs/cycle",
+    "description": "description",
+}
+"""Row key -> column title with unit, in display order (``moo devices``)."""
 
 
 def device_table() -> list[dict[str, object]]:
     """One row per shipped profile: kind, core, clock, memories, powers, int8 throughput.
 
-    ``int8_macs_per_cycle`` is that of the main compute unit; it is ``None`` for the SoC
-    (power laws) and the host (measured).
+    Keys and their titles are ``DEVICE_TABLE_COLUMNS``. ``int8_macs_per_cycle`` is that of
+    the main compute unit; it is ``None`` for the SoC (power laws) and the host (measured).
 
     Example:
         >>> rows = device_table()
