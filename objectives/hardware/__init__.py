@@ -25,7 +25,7 @@ from objectives.hardware.onnx_graph import graph_from_onnx
 from objectives.hardware.power import average_power_mW, battery_life_h
 from objectives.hardware.profile import DeviceProfile, known_devices, load_device
 from objectives.hardware.reference import reference_graph
-from objectives.hardware.soc import Placement, place_layers
+from objectives.hardware.soc import Placement, place_layers, placement_cost
 from objectives.hardware.stats import GraphStats, LayerKind, LayerStats
 from objectives.hardware.table import DEVICE_TABLE_COLUMNS, device_table
 
@@ -54,5 +54,6 @@ __all__ = [
     "load_device",
     "memory_footprint",
     "place_layers",
+    "placement_cost",
     "reference_graph",
 ]

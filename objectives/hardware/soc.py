@@ -1,4 +1,4 @@
-r"""Edge SoC with CPU, GPU and NPU: QEIL power laws and greedy per-layer placement.
+r"""Edge SoC with CPU, GPU and NPU: QEIL power laws and per-layer placement.
 
 QEIL (arXiv 2602.06057) finds that the latency and energy of each device class follow
 power laws in the work done, ``y = a * x**b``. Here each layer's work is
@@ -8,11 +8,17 @@ power laws in the work done, ``y = a * x**b``. Here each layer's work is
 so that MAC-free layers (pooling, adds) still cost something; on a unit that skips zero
 weights, MACs_l counts only the non-zero ones. Every unit has its own
 laws; a unit with a launch overhead (a GPU) has a small exponent ``b`` and a large ``a``,
-so it wins only on big layers. Layers go greedily, in execution order, to the unit that
-minimizes ``cost(layer, unit) + transfer(previous unit -> unit)``, where a transfer costs
-a fixed latency plus the input activation bytes over the link. The input arrives on, and
-the output returns to, the first unit listed in the profile (the CPU). The placement is
-reported with its gain over the best single unit that can run every layer.
+so it wins only on big layers. A transfer between units costs a fixed latency plus the
+layer's input activation bytes over the link; the input arrives on, and the output returns
+to, the first unit listed in the profile (the CPU).
+
+QEIL places layers greedily, each on the unit minimizing ``cost(layer, unit) +
+transfer(previous unit -> unit)``. Greedy cannot see that leaving a unit now forces a
+transfer back later, and on a residual network it can lose to running everything on the
+NPU. Since a graph here is a chain, the placement minimizing the summed cost is found
+exactly by dynamic programming over (layer, unit) states, O(layers x units^2); it is never
+worse than greedy nor than any single unit. The placement is reported with its gain over
+the best single unit that can run every layer.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ if TYPE_CHECKING:
     from objectives.hardware.profile import DeviceProfile, SocUnit, TransferCost
     from objectives.hardware.stats import GraphStats, LayerStats
 
-__all__ = ["Placement", "layer_work", "place_layers"]
+__all__ = ["Placement", "layer_work", "place_layers", "placement_cost"]
 
 Objective = Literal["latency", "energy"]
 
@@ -80,8 +86,10 @@ def _transfer(link: TransferCost, elements: int, bits: int) -> tuple[float, floa
     return link.fixed_ms + link.ms_per_kB * kb, link.mJ_per_kB * kb
 
 
-def _evaluate(graph: GraphStats, profile: DeviceProfile, units: list[str]) -> tuple[float, float]:
-    """Latency and energy of a given assignment, transfers included."""
+def placement_cost(
+    graph: GraphStats, profile: DeviceProfile, units: list[str]
+) -> tuple[float, float]:
+    """Latency (ms) and energy (mJ) of a given unit per layer, transfers included."""
     assert profile.units is not None and profile.transfer is not None
     home = next(iter(profile.units))
     latency = energy = 0.0
@@ -104,12 +112,12 @@ def _evaluate(graph: GraphStats, profile: DeviceProfile, units: list[str]) -> tu
 def place_layers(
     graph: GraphStats, profile: DeviceProfile, *, objective: Objective = "latency"
 ) -> Placement:
-    """Greedy per-layer placement of a graph on a ``soc`` profile (QEIL).
+    """Per-layer placement of a graph on a ``soc`` profile minimizing one objective.
 
     Args:
         graph: The network.
         profile: A profile of kind ``soc``.
-        objective: What each greedy step minimizes.
+        objective: What the placement minimizes (transfers included).
 
     Returns:
         The placement, its cost, and the best single unit for comparison.
@@ -120,38 +128,43 @@ def place_layers(
     assert profile.units is not None and profile.transfer is not None
     pick = 0 if objective == "latency" else 1
     home = next(iter(profile.units))
-    chosen: list[str] = []
-    previous = home
+    # best[u] = (cost of the best placement of the layers so far ending on u, its units)
+    best: dict[str, tuple[float, list[str]]] = {home: (0.0, [])}
     for layer in graph.layers:
-        options = []
+        step: dict[str, tuple[float, list[str]]] = {}
         for name, unit in profile.units.items():
             if not _runs(unit, layer):
                 continue
-            cost = (
-                unit.latency_ms(layer_work(layer, unit)),
-                unit.energy_mJ(layer_work(layer, unit)),
-            )[pick]
-            if name != previous:
-                cost += _transfer(profile.transfer, layer.input_elements, layer.activation_bits)[
-                    pick
-                ]
-            options.append((cost, name))
-        if not options:
+            own = (unit.latency_ms, unit.energy_mJ)[pick](layer_work(layer, unit))
+            hop = _transfer(profile.transfer, layer.input_elements, layer.activation_bits)[pick]
+            step[name] = min(
+                (cost + own + (hop if prev != name else 0.0), [*units, name])
+                for prev, (cost, units) in best.items()
+            )
+        if not step:
             raise HardwareError(
                 f"Device '{profile.name}': no unit runs layer '{layer.name}' "
                 f"({layer.kind}, {layer.weight_bits}-bit weights, "
                 f"{layer.activation_bits}-bit activations)."
             )
-        previous = min(options)[1]
-        chosen.append(previous)
-    latency, energy = _evaluate(graph, profile, chosen)
+        best = step
+    last = graph.layers[-1] if graph.layers else None
+    back = (
+        _transfer(profile.transfer, last.output_elements, last.activation_bits)[pick]
+        if last is not None
+        else 0.0
+    )
+    _, chosen = min(
+        (cost + (back if name != home else 0.0), units) for name, (cost, units) in best.items()
+    )
+    latency, energy = placement_cost(graph, profile, chosen)
     singles = [
-        (_evaluate(graph, profile, [name] * len(graph.layers)), name)
+        (placement_cost(graph, profile, [name] * len(graph.layers)), name)
         for name, unit in profile.units.items()
         if all(_runs(unit, layer) for layer in graph.layers)
     ]
     if singles:
-        (single_latency, single_energy), best = min(singles, key=lambda s: s[0][pick])
+        (single_latency, single_energy), best_unit = min(singles, key=lambda s: s[0][pick])
     else:
-        (single_latency, single_energy), best = (float("nan"), float("nan")), ""
-    return Placement(tuple(chosen), latency, energy, best, single_latency, single_energy)
+        (single_latency, single_energy), best_unit = (float("nan"), float("nan")), ""
+    return Placement(tuple(chosen), latency, energy, best_unit, single_latency, single_energy)
