@@ -22,30 +22,37 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from optuna.exceptions import ExperimentalWarning
 from optuna.samplers import BaseSampler, GPSampler, NSGAIISampler, RandomSampler, TPESampler
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-from optuna.trial import FrozenTrial, TrialState, create_trial
+from optuna.trial import FrozenTrial, create_trial
 from sqlalchemy.engine import make_url
 
 from moo.config import StudyConfig, default_storage, load_adapter, validate_study_config
-from moo.convergence import AnyOf, HypervolumeStall, MaxTime, MaxTrials, Progress, StopRule
+from moo.convergence import AnyOf, HypervolumeStall, MaxTime, MaxTrials, StopRule
 from moo.errors import ConfigError, EvaluationError, StudyNotFoundError
 from moo.executors import Evaluator, make_evaluator, run_on_dask
-from moo.pareto import hypervolume, non_dominated_mask, to_minimization
-from moo.sampler import SIBLING_KEY, QNEHVISampler, default_n_initial
+from moo.history import RunStatus, StudyHistory, n_initial
+from moo.keys import (
+    ARTIFACTS_KEY,
+    CONFIG_KEY,
+    ERROR_KEY,
+    HV_KEY,
+    INFEASIBLE_KEY,
+    METRICS_KEY,
+    REFERENCE_KEY,
+    STOP_REASON_KEY,
+)
+from moo.sampler import SIBLING_KEY, QNEHVISampler
 from moo.space import SearchSpace
 from objectives.protocol import EvalContext, Sibling, TrialResult
 
@@ -55,36 +62,13 @@ __all__ = [
     "RunStatus",
     "StudyRun",
     "create_study",
-    "feasible",
     "load_study",
     "open_storage",
-    "proposed",
     "study_config",
     "workdir_for",
 ]
 
 _logger = logging.getLogger("moo")
-
-CONFIG_KEY = "moo:config"
-"""Study attribute: the validated study YAML (space inlined), enough to resume."""
-REFERENCE_KEY = "moo:reference_point"
-"""Study attribute: hypervolume reference point (study units), frozen once."""
-IDEAL_KEY = "moo:ideal_point"
-"""Study attribute: best value per objective when the reference froze; HV normalization."""
-STOP_REASON_KEY = "moo:stop_reason"
-METRICS_KEY = "moo:metrics"
-"""Trial attribute: every metric the adapter returned, objectives and others."""
-HV_KEY = "moo:hv"
-"""Trial attribute: normalized hypervolume of the feasible front once this trial finished."""
-ARTIFACTS_KEY = "moo:artifacts"
-"""Trial attribute: artifact name -> id in the study's artifact store."""
-ERROR_KEY = "moo:error"
-INFEASIBLE_KEY = "moo:infeasible"
-
-_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-# Below this fraction of the objective range, the inferred reference point gets a margin
-# anyway, so that the extreme points of the initial front add hypervolume.
-_REFERENCE_MARGIN = 0.1
 
 
 # ---------------------------------------------------------------------- storage and study
@@ -144,6 +128,11 @@ def create_study(config: StudyConfig, *, storage: str | None = None) -> optuna.S
 def load_study(name: str, *, storage: str | None = None) -> tuple[optuna.Study, StudyConfig]:
     """Open a study created by moo; its config comes from the storage, not from a file."""
     url = storage or default_storage(name)
+    database = make_url(url).database
+    if url.startswith("sqlite") and database and not Path(database).exists():
+        raise StudyNotFoundError(
+            f"no study {name!r}: {database} does not exist; pass --storage if it lives elsewhere."
+        )
     probe = open_storage(url)
     if name not in _study_names(probe):
         known = ", ".join(sorted(_study_names(probe))) or "none"
@@ -179,24 +168,6 @@ def workdir_for(config: StudyConfig, storage_url: str) -> Path:
     return Path(".moo_cache") / config.study.name
 
 
-# ---------------------------------------------------------------------- trial views
-def proposed(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
-    """Trials the sampler proposed (or a user enqueued): not siblings added for free."""
-    return [t for t in trials if SIBLING_KEY not in t.user_attrs]
-
-
-def feasible(trial: FrozenTrial) -> bool:
-    return trial.state == TrialState.COMPLETE and all(v <= 0 for v in trial.constraints.values())
-
-
-def _values(trials: Sequence[FrozenTrial], m: int) -> np.ndarray:
-    """Objective rows; NaN for trials that are not feasible and complete."""
-    return np.array(
-        [t.values if feasible(t) and t.values is not None else [math.nan] * m for t in trials],
-        dtype=float,
-    ).reshape(len(trials), m)
-
-
 # ---------------------------------------------------------------------- samplers
 def build_sampler(config: StudyConfig, space: SearchSpace, adapter: Any) -> BaseSampler:
     """The YAML's sampler; Optuna's own ones are there for comparison runs."""
@@ -215,16 +186,12 @@ def build_sampler(config: StudyConfig, space: SearchSpace, adapter: Any) -> Base
             raw_samples=section.raw_samples,
         )
     if section.name == "tpe":
-        return TPESampler(seed=seed, multivariate=True, n_startup_trials=_n_initial(config, space))
+        return TPESampler(seed=seed, multivariate=True, n_startup_trials=n_initial(config))
     if section.name == "nsga2":
         return NSGAIISampler(seed=seed)
     if section.name == "gp":
-        return GPSampler(seed=seed, n_startup_trials=_n_initial(config, space))
+        return GPSampler(seed=seed, n_startup_trials=n_initial(config))
     return RandomSampler(seed=seed)
-
-
-def _n_initial(config: StudyConfig, space: SearchSpace) -> int:
-    return config.sampler.n_initial or default_n_initial(space.dim)
 
 
 def _known_objectives(
@@ -240,21 +207,6 @@ def _known_objectives(
         return lambda cfg: float(known_metrics(cfg)[name])
 
     return {i: metric(n) for i, n in enumerate(config.objective_names) if n in names}
-
-
-# ---------------------------------------------------------------------- progress
-@dataclass(frozen=True)
-class RunStatus:
-    """What a progress display shows after each trial."""
-
-    n_trials: int
-    max_trials: int
-    hypervolume: float | None
-    front_size: int
-    n_failed: int
-    n_infeasible: int
-    elapsed_s: float
-    last: FrozenTrial | None = None
 
 
 # ---------------------------------------------------------------------- the run
@@ -284,7 +236,7 @@ class StudyRun:
         self.evaluator: Evaluator = make_evaluator(config, self.adapter)
         self.on_trial = on_trial
         self.study.sampler = build_sampler(config, self.space, self.adapter)
-        self._started = time.monotonic()
+        self.history = StudyHistory(study, config)
         self._stop_rule = self._make_stop_rule()
         self._artifacts = FileSystemArtifactStore(str(self._artifact_dir()))
 
@@ -299,7 +251,7 @@ class StudyRun:
         if stop.max_time is not None:
             rules.append(MaxTime(stop.max_time))
         if stop.rule == "hv_stall":
-            min_trials = stop.min_trials or _n_initial(self.config, self.space) + stop.window
+            min_trials = stop.min_trials or n_initial(self.config) + stop.window
             rules.append(HypervolumeStall(window=stop.window, tol=stop.tol, min_trials=min_trials))
         return AnyOf(*rules)
 
@@ -307,7 +259,7 @@ class StudyRun:
     def run(self) -> str:
         """Run until the stop rule fires; returns (and stores) the reason."""
         self.study.set_user_attr(STOP_REASON_KEY, None)
-        reason = self._stop_rule.update(self.progress())
+        reason = self._stop_rule.update(self.history.progress())
         if reason is None:
             execution = self.config.execution
             if execution.executor == "dask":
@@ -317,7 +269,7 @@ class StudyRun:
                     scheduler_address=execution.scheduler_address,
                     poll=self._report,
                 )
-                reason = self._stop_rule.update(self.progress())
+                reason = self._stop_rule.update(self.history.progress())
             else:
                 self.optimize()
                 reason = self._stop_rule.reason
@@ -327,7 +279,7 @@ class StudyRun:
 
     def optimize(self) -> None:
         """This process's ask-evaluate-tell loop, with ``n_workers`` threads."""
-        remaining = self.config.stop.max_trials - self.progress().n_trials
+        remaining = self.config.stop.max_trials - self.history.progress().n_trials
         try:
             with _quiet_optuna():
                 self.study.optimize(
@@ -342,48 +294,7 @@ class StudyRun:
 
     def _report(self) -> None:
         if self.on_trial is not None:
-            self.on_trial(self.status())
-
-    def progress(self) -> Progress:
-        trials = self.study.get_trials(deepcopy=False)
-        finished = [t for t in proposed(trials) if t.state in _FINISHED]
-        return Progress(
-            n_trials=len(finished),
-            hv_history=self.hypervolume_history(trials),
-            started=self._started,
-        )
-
-    def hypervolume_history(self, trials: Sequence[FrozenTrial]) -> list[float]:
-        """Normalized HV after each finished proposed trial (with its siblings), in order."""
-        ref = self._reference()
-        if ref is None:
-            return []
-        groups: dict[int, list[FrozenTrial]] = {}
-        for t in trials:
-            if t.state in _FINISHED:
-                groups.setdefault(int(t.user_attrs.get(SIBLING_KEY, t.number)), []).append(t)
-        m = len(self.config.objectives)
-        history, seen = [], []
-        for number in sorted(groups):
-            seen.extend(groups[number])
-            history.append(self._normalized_hv(_values(seen, m), ref))
-        return history
-
-    def status(self) -> RunStatus:
-        trials = self.study.get_trials(deepcopy=False)
-        own = [t for t in proposed(trials) if t.state in _FINISHED]
-        ref = self._reference()
-        Y = _values(trials, len(self.config.objectives))
-        return RunStatus(
-            n_trials=len(own),
-            max_trials=self.config.stop.max_trials,
-            hypervolume=None if ref is None else self._normalized_hv(Y, ref),
-            front_size=int(non_dominated_mask(Y, self.config.directions).sum()),
-            n_failed=sum(t.state == TrialState.FAIL for t in own),
-            n_infeasible=sum(INFEASIBLE_KEY in t.user_attrs for t in own),
-            elapsed_s=time.monotonic() - self._started,
-            last=own[-1] if own else None,
-        )
+            self.on_trial(self.history.status())
 
     # ------------------------------------------------------------------ one trial
     def objective(self, trial: optuna.Trial) -> Sequence[float]:
@@ -409,6 +320,11 @@ class StudyRun:
             _logger.warning("failed: %s", message)
             raise EvaluationError(message) from e
         self._record(trial, config, result)
+        hv = self.history.hypervolume_with(
+            values if all(v <= 0 for v in result.constraints.values()) else None
+        )
+        if hv is not None:
+            trial.set_user_attr(HV_KEY, hv)
         return values
 
     def _objective_values(self, metrics: Mapping[str, float]) -> list[float]:
@@ -472,53 +388,13 @@ class StudyRun:
     def _after_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         if SIBLING_KEY in trial.user_attrs:
             return
-        self._freeze_reference()
+        self.history.freeze_reference()
         self._report()
-        reason = self._stop_rule.update(self.progress())
+        reason = self._stop_rule.update(self.history.progress())
         if reason is not None:
             study.set_user_attr(STOP_REASON_KEY, reason)  # other workers see it and stop
         if study.user_attrs.get(STOP_REASON_KEY):
             study.stop()
-
-    # ------------------------------------------------------------------ hypervolume
-    def _freeze_reference(self) -> None:
-        """Fix the HV reference once the initial design is in: comparable HV from then on."""
-        attrs = self.study.user_attrs
-        trials = self.study.get_trials(deepcopy=False)
-        Y = _values(trials, len(self.config.objectives))
-        Y = Y[np.isfinite(Y).all(axis=1)]
-        n_own = sum(feasible(t) for t in proposed(trials))
-        if IDEAL_KEY in attrs or n_own < max(2, _n_initial(self.config, self.space)):
-            return
-        directions = self.config.directions
-        Z = to_minimization(Y, directions)
-        ideal, nadir = Z.min(axis=0), Z.max(axis=0)
-        if REFERENCE_KEY in attrs:
-            ref_z = to_minimization(np.array([attrs[REFERENCE_KEY]]), directions)[0]
-        else:
-            span = np.where(nadir > ideal, nadir - ideal, np.maximum(np.abs(nadir), 1.0))
-            ref_z = nadir + _REFERENCE_MARGIN * span
-            self.study.set_user_attr(
-                REFERENCE_KEY, to_minimization(ref_z[None], directions)[0].tolist()
-            )
-        ideal = np.minimum(ideal, ref_z - 1e-12)
-        self.study.set_user_attr(IDEAL_KEY, to_minimization(ideal[None], directions)[0].tolist())
-
-    def _reference(self) -> tuple[np.ndarray, np.ndarray] | None:
-        attrs = self.study.user_attrs
-        if IDEAL_KEY not in attrs:
-            return None
-        directions = self.config.directions
-        ref = to_minimization(np.array([attrs[REFERENCE_KEY]]), directions)[0]
-        ideal = to_minimization(np.array([attrs[IDEAL_KEY]]), directions)[0]
-        return ref, ideal
-
-    def _normalized_hv(self, Y: np.ndarray, reference: tuple[np.ndarray, np.ndarray]) -> float:
-        """HV of ``Y`` with each objective scaled so that ideal -> 0 and reference -> 1."""
-        ref, ideal = reference
-        Z = (to_minimization(Y, self.config.directions) - ideal) / (ref - ideal)
-        m = Z.shape[1]
-        return hypervolume(Z, ["minimize"] * m, [1.0] * m)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -1,0 +1,271 @@
+"""The ``moo`` command line: run, resume, inspect and export studies.
+
+Every command reads the study from its storage; only ``moo run`` reads a YAML file.
+Mistakes (a bad YAML key, an unknown study or device) end the command with one line that
+says what and where, and exit code 2; nothing in the storage is touched by them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import optuna
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from moo.config import load_study_config
+from moo.errors import MooError
+from moo.history import RunStatus, StudyHistory, proposed
+from moo.keys import CONFIG_KEY, STOP_REASON_KEY
+from moo.study import StudyRun, create_study, load_study
+
+app = typer.Typer(
+    name="moo",
+    help="Multi-objective Bayesian optimization of edge-AI deployments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+Storage = Annotated[
+    str | None,
+    typer.Option(help="SQLAlchemy URL of the storage; default sqlite:///studies/<study>.db."),
+]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_line_errors(command: F) -> F:
+    """User mistakes end in one red line and exit code 2, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from objectives.hardware import HardwareError
+
+        try:
+            return command(*args, **kwargs)
+        except (MooError, HardwareError) as e:
+            errors.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def _progress(title: str, max_trials: int, done: int) -> Iterator[Callable[[RunStatus], None]]:
+    """A rich progress bar: trials n/max, hypervolume, front size, failures, ETA."""
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("HV {task.fields[hv]}"),
+        TextColumn("front {task.fields[front]}"),
+        TextColumn("{task.fields[issues]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    task = progress.add_task(title, total=max_trials, completed=done, hv="-", front=0, issues="")
+
+    def update(status: RunStatus) -> None:
+        issues = []
+        if status.n_failed:
+            issues.append(f"[red]{status.n_failed} failed[/]")
+        if status.n_infeasible:
+            issues.append(f"[yellow]{status.n_infeasible} infeasible[/]")
+        progress.update(
+            task,
+            completed=status.n_trials,
+            hv="-" if status.hypervolume is None else f"{status.hypervolume:.4f}",
+            front=status.front_size,
+            issues=" ".join(issues),
+        )
+
+    logging.getLogger("moo").handlers[:] = [RichHandler(console=console, show_path=False)]
+    logging.getLogger("moo").propagate = False
+    with progress:
+        yield update
+
+
+def _run(run: StudyRun, title: str) -> None:
+    done = run.history.progress().n_trials
+    with _progress(title, run.config.stop.max_trials, done) as update:
+        run.on_trial = update
+        reason = run.run()
+    status = run.history.status()
+    hv = "-" if status.hypervolume is None else f"{status.hypervolume:.4f}"
+    console.print(
+        f"[bold]{run.config.study.name}[/]: stopped, {reason}. {status.n_trials} trials, "
+        f"front of {status.front_size}, normalized HV {hv}. "
+        f"See `moo pareto {run.config.study.name}`."
+    )
+
+
+@app.command()
+@_one_line_errors
+def run(
+    study_file: Annotated[Path, typer.Argument(help="Study YAML: experiments/quickstart.yaml")],
+    storage: Storage = None,
+    max_trials: Annotated[int | None, typer.Option(help="Override stop.max_trials.")] = None,
+) -> None:
+    """Create a study from a YAML file and run it until its front converges."""
+    config = load_study_config(study_file)
+    if max_trials is not None:
+        config.stop.max_trials = max_trials
+    study = create_study(config, storage=storage)
+    _run(StudyRun(study, config), config.study.name)
+
+
+@app.command()
+@_one_line_errors
+def resume(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    storage: Storage = None,
+    max_trials: Annotated[
+        int | None, typer.Option(help="Raise the trial budget (stored in the study).")
+    ] = None,
+) -> None:
+    """Continue a stopped or crashed study from its storage alone."""
+    optuna_study, config = load_study(study, storage=storage)
+    if max_trials is not None:
+        config.stop.max_trials = max_trials
+        optuna_study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
+    _run(StudyRun(optuna_study, config), f"{study} (resumed)")
+
+
+@app.command()
+@_one_line_errors
+def status(
+    study: Annotated[str, typer.Argument(help="Study name.")], storage: Storage = None
+) -> None:
+    """Trials by state, hypervolume, front size and why the study stopped."""
+    optuna_study, config = load_study(study, storage=storage)
+    trials = optuna_study.get_trials(deepcopy=False)
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    hv = StudyHistory(optuna_study, config).hypervolume_history(trials)
+    table = Table(title=f"study {study}", show_header=False)
+    table.add_row("objectives", ", ".join(f"{o.name} ({o.direction})" for o in config.objectives))
+    table.add_row("proposed trials", f"{len(proposed(trials))} of max {config.stop.max_trials}")
+    table.add_row("all trials", ", ".join(f"{n} {k.lower()}" for k, n in sorted(counts.items())))
+    table.add_row("normalized HV", f"{hv[-1]:.4f}" if hv else "- (initial design running)")
+    table.add_row("stopped", str(optuna_study.user_attrs.get(STOP_REASON_KEY) or "no (or running)"))
+    console.print(table)
+
+
+@app.command()
+@_one_line_errors
+def pareto(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    storage: Storage = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+) -> None:
+    """The non-dominated feasible trials: config and objectives."""
+    from moo.results import trials_frame
+
+    optuna_study, config = load_study(study, storage=storage)
+    frame = trials_frame(optuna_study, config)
+    front = frame[frame["on_front"]] if len(frame) else frame
+    columns = ["trial", *config.search_space().names, *config.objective_names]
+    front = front.loc[:, [c for c in columns if c in front.columns]]
+    if as_json:
+        sys.stdout.write(json.dumps(front.to_dict(orient="records"), indent=2, default=str) + "\n")
+        return
+    if as_csv:
+        sys.stdout.write(front.to_csv(index=False))
+        return
+    table = Table(title=f"Pareto front of {study} ({len(front)} trials)")
+    for column in front.columns:
+        table.add_column(str(column), justify="right")
+    for row in front.itertuples(index=False):
+        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+    console.print(table)
+
+
+@app.command()
+@_one_line_errors
+def export(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the bundle to.")],
+    pick: Annotated[
+        str, typer.Option(help="knee | trial:N | a condition such as 'energy_mJ<0.5'.")
+    ] = "knee",
+    storage: Storage = None,
+) -> None:
+    """Write a deployment bundle (config, model, metrics, manifest) of one trial."""
+    from moo.config import default_storage
+    from moo.export import export_trial
+    from moo.results import pick_trial
+
+    optuna_study, config = load_study(study, storage=storage)
+    trial = pick_trial(optuna_study, config, pick)
+    export_trial(optuna_study, config, trial, out, storage_url=storage or default_storage(study))
+    values = ", ".join(
+        f"{n}={v:.4g}" for n, v in zip(config.objective_names, trial.values or [], strict=False)
+    )
+    console.print(f"exported trial {trial.number} ({values}) to {out}")
+
+
+@app.command()
+@_one_line_errors
+def devices(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Add descriptions.")] = False,
+) -> None:
+    """The device profiles and their key numbers."""
+    from objectives.hardware.table import DEVICE_TABLE_COLUMNS, device_table
+
+    columns = {k: v for k, v in DEVICE_TABLE_COLUMNS.items() if k != "description"}
+    table = Table(title="device profiles (details: `moo devices --verbose`)")
+    for key, title in columns.items():
+        table.add_column(title, no_wrap=key in ("device", "core"))
+    if verbose:
+        table.add_column("description")
+    for row in device_table():
+        cells = [_cell(row.get(key)) for key in columns]
+        table.add_row(*cells, *([_cell(row.get("description"))] if verbose else []))
+    console.print(table)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@app.command()
+@_one_line_errors
+def calibrate(
+    device: Annotated[str, typer.Argument(help="Device profile to start from, e.g. cortex_m4.")],
+    measurements: Annotated[Path, typer.Argument(help="CSV of measured latency (and energy).")],
+    out: Annotated[Path, typer.Option(help="Where to write the calibrated profile YAML.")],
+) -> None:
+    """Fit a device profile's free constants to measurements; write the new profile."""
+    from objectives.hardware.calibrate import calibrate_device
+
+    console.print(calibrate_device(device, measurements, out).summary())
+    console.print(f"wrote {out}")
+
+
+def main() -> None:  # pragma: no cover - the console script
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    app()

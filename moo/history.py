@@ -1,0 +1,181 @@
+"""A study's history as the stop rules and progress displays see it.
+
+Hypervolume is only comparable along a study if its reference point and scale never
+move. They are frozen once, when the initial design is in: the reference point is the
+YAML's, or the nadir of the initial front pushed out by 10% of its range (as BoTorch's
+``infer_reference_point`` does), and every objective is scaled so that the ideal point of
+the initial design is 0 and the reference 1. The normalized hypervolume is then about 1
+for the initial front and grows as the front improves; a stop rule compares its gains.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from moo.config import StudyConfig
+from moo.convergence import Progress
+from moo.keys import IDEAL_KEY, INFEASIBLE_KEY, REFERENCE_KEY
+from moo.pareto import hypervolume, non_dominated_mask, to_minimization
+from moo.sampler import SIBLING_KEY, default_n_initial
+
+__all__ = [
+    "RunStatus",
+    "StudyHistory",
+    "feasible",
+    "n_initial",
+    "proposed",
+]
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+# The inferred reference point sits this fraction of the objective range beyond the
+# nadir, so that the extreme points of the initial front add hypervolume.
+_REFERENCE_MARGIN = 0.1
+
+
+def n_initial(config: StudyConfig) -> int:
+    """Trials of the initial design: the YAML's, else ``2 (d + 1)``."""
+    return config.sampler.n_initial or default_n_initial(len(config.space["parameters"]))
+
+
+def proposed(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    """Trials the sampler proposed (or a user enqueued): not siblings added for free."""
+    return [t for t in trials if SIBLING_KEY not in t.user_attrs]
+
+
+def feasible(trial: FrozenTrial) -> bool:
+    return trial.state == TrialState.COMPLETE and all(v <= 0 for v in trial.constraints.values())
+
+
+def objective_rows(trials: Sequence[FrozenTrial], m: int) -> np.ndarray:
+    """Objective rows; NaN for trials that are not feasible and complete."""
+    return np.array(
+        [t.values if feasible(t) and t.values is not None else [math.nan] * m for t in trials],
+        dtype=float,
+    ).reshape(len(trials), m)
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What a progress display shows after each trial."""
+
+    n_trials: int
+    max_trials: int
+    hypervolume: float | None
+    front_size: int
+    n_failed: int
+    n_infeasible: int
+    elapsed_s: float
+    last: FrozenTrial | None = None
+
+
+class StudyHistory:
+    """Reads a study's trials for hypervolume, progress and status; freezes the reference.
+
+    Args:
+        study: The Optuna study.
+        config: Its validated config.
+        started: ``time.monotonic()`` at the start of this run (for ``max_time`` and ETA).
+    """
+
+    def __init__(
+        self, study: optuna.Study, config: StudyConfig, *, started: float | None = None
+    ) -> None:
+        self.study, self.config = study, config
+        self._started = time.monotonic() if started is None else started
+
+    def progress(self) -> Progress:
+        trials = self.study.get_trials(deepcopy=False)
+        finished = [t for t in proposed(trials) if t.state in FINISHED]
+        return Progress(
+            n_trials=len(finished),
+            hv_history=self.hypervolume_history(trials),
+            started=self._started,
+        )
+
+    def hypervolume_history(self, trials: Sequence[FrozenTrial]) -> list[float]:
+        """Normalized HV after each finished proposed trial (with its siblings), in order."""
+        ref = self.reference()
+        if ref is None:
+            return []
+        groups: dict[int, list[FrozenTrial]] = {}
+        for t in trials:
+            if t.state in FINISHED:
+                groups.setdefault(int(t.user_attrs.get(SIBLING_KEY, t.number)), []).append(t)
+        m = len(self.config.objectives)
+        history, seen = [], []
+        for number in sorted(groups):
+            seen.extend(groups[number])
+            history.append(self._normalized_hv(objective_rows(seen, m), ref))
+        return history
+
+    def status(self) -> RunStatus:
+        trials = self.study.get_trials(deepcopy=False)
+        own = [t for t in proposed(trials) if t.state in FINISHED]
+        ref = self.reference()
+        Y = objective_rows(trials, len(self.config.objectives))
+        return RunStatus(
+            n_trials=len(own),
+            max_trials=self.config.stop.max_trials,
+            hypervolume=None if ref is None else self._normalized_hv(Y, ref),
+            front_size=int(non_dominated_mask(Y, self.config.directions).sum()),
+            n_failed=sum(t.state == TrialState.FAIL for t in own),
+            n_infeasible=sum(INFEASIBLE_KEY in t.user_attrs for t in own),
+            elapsed_s=time.monotonic() - self._started,
+            last=own[-1] if own else None,
+        )
+
+    def hypervolume_with(self, values: Sequence[float] | None) -> float | None:
+        """Normalized HV of the finished trials plus ``values`` (this trial, if feasible)."""
+        reference = self.reference()
+        if reference is None:
+            return None
+        Y = objective_rows(self.study.get_trials(deepcopy=False), len(self.config.objectives))
+        if values is not None:
+            Y = np.vstack([Y, np.asarray(values, dtype=float)[None]])
+        return self._normalized_hv(Y, reference)
+
+    def freeze_reference(self) -> None:
+        """Fix the HV reference once the initial design is in: comparable HV from then on."""
+        attrs = self.study.user_attrs
+        trials = self.study.get_trials(deepcopy=False)
+        Y = objective_rows(trials, len(self.config.objectives))
+        Y = Y[np.isfinite(Y).all(axis=1)]
+        n_own = sum(feasible(t) for t in proposed(trials))
+        if IDEAL_KEY in attrs or n_own < max(2, n_initial(self.config)):
+            return
+        directions = self.config.directions
+        Z = to_minimization(Y, directions)
+        ideal, nadir = Z.min(axis=0), Z.max(axis=0)
+        if REFERENCE_KEY in attrs:
+            ref_z = to_minimization(np.array([attrs[REFERENCE_KEY]]), directions)[0]
+        else:
+            span = np.where(nadir > ideal, nadir - ideal, np.maximum(np.abs(nadir), 1.0))
+            ref_z = nadir + _REFERENCE_MARGIN * span
+            self.study.set_user_attr(
+                REFERENCE_KEY, to_minimization(ref_z[None], directions)[0].tolist()
+            )
+        ideal = np.minimum(ideal, ref_z - 1e-12)
+        self.study.set_user_attr(IDEAL_KEY, to_minimization(ideal[None], directions)[0].tolist())
+
+    def reference(self) -> tuple[np.ndarray, np.ndarray] | None:
+        attrs = self.study.user_attrs
+        if IDEAL_KEY not in attrs:
+            return None
+        directions = self.config.directions
+        ref = to_minimization(np.array([attrs[REFERENCE_KEY]]), directions)[0]
+        ideal = to_minimization(np.array([attrs[IDEAL_KEY]]), directions)[0]
+        return ref, ideal
+
+    def _normalized_hv(self, Y: np.ndarray, reference: tuple[np.ndarray, np.ndarray]) -> float:
+        """HV of ``Y`` with each objective scaled so that ideal -> 0 and reference -> 1."""
+        ref, ideal = reference
+        Z = (to_minimization(Y, self.config.directions) - ideal) / (ref - ideal)
+        m = Z.shape[1]
+        return hypervolume(Z, ["minimize"] * m, [1.0] * m)
