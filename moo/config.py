@@ -134,7 +134,7 @@ class StudyConfig(_Section):
         return self.study.storage or default_storage(self.study.name)
 
     def search_space(self) -> SearchSpace:
-        return SearchSpace.from_dict(self.space, source=f"{self.study.name}: space")
+        return SearchSpace.from_dict(self.space, source=self.study.name, key_prefix="space.")
 
     def reference_point(self) -> list[float] | None:
         ref = self.sampler.reference_point
@@ -168,9 +168,7 @@ def load_study_config(path: str | Path) -> StudyConfig:
             raise ConfigError(f"{path}: space: file {space_path} not found.") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{space_path}: not valid YAML ({e}).") from e
-    config = validate_study_config(data, source=str(path))
-    config.search_space()  # the space's own errors, before anything runs
-    return config
+    return validate_study_config(data, source=str(path))
 
 
 def validate_study_config(data: Any, *, source: str) -> StudyConfig:
@@ -178,7 +176,7 @@ def validate_study_config(data: Any, *, source: str) -> StudyConfig:
         config = StudyConfig.model_validate(data)
     except ValidationError as e:
         raise ConfigError(format_validation_error(e, source)) from e
-    SearchSpace.from_dict(config.space, source=f"{source}: space")
+    SearchSpace.from_dict(config.space, source=source, key_prefix="space.")
     return config
 
 

@@ -219,12 +219,17 @@ class SearchSpace:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_dict(cls, data: Any, *, source: str = "search space") -> SearchSpace:
-        """Validate a ``{"parameters": {...}}`` mapping; errors name ``source`` and the key."""
+    def from_dict(
+        cls, data: Any, *, source: str = "search space", key_prefix: str = ""
+    ) -> SearchSpace:
+        """Validate a ``{"parameters": {...}}`` mapping; errors name ``source`` and the key.
+
+        ``key_prefix`` is where the mapping sits in its file (``"space."`` in a study YAML).
+        """
         try:
             model = _SpaceModel.model_validate(data)
         except ValidationError as e:
-            raise ConfigError(format_validation_error(e, source)) from e
+            raise ConfigError(format_validation_error(e, source, key_prefix)) from e
         return cls(model.parameters)
 
     @classmethod
@@ -447,7 +452,7 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
 
 
-def format_validation_error(error: ValidationError, source: str) -> str:
+def format_validation_error(error: ValidationError, source: str, key_prefix: str = "") -> str:
     """One line per problem: ``source: key.path: reason``, the first problem first.
 
     Pydantic puts the tag of a discriminated union into the location
@@ -459,7 +464,7 @@ def format_validation_error(error: ValidationError, source: str) -> str:
         if loc[:1] == ["parameters"] and len(loc) > 2 and loc[2] in _PARAM_TAGS:
             del loc[2]
         message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"{source}: {'.'.join(loc) or '<root>'}: {message}")
+        lines.append(f"{source}: {key_prefix}{'.'.join(loc) or '<root>'}: {message}")
     return "\n".join(lines)
 
 
