@@ -104,6 +104,18 @@ def test_onnx_stats_match_the_pytorch_module(tmp_path: Path) -> None:
     assert all(x.weight_bits == 32 and x.activation_bits == 32 for x in graph.layers)
 
 
+def test_initializers_the_exporter_shares_count_for_every_layer(tmp_path: Path) -> None:
+    # two fresh conv+BN layers fold to equal zero biases, exported once behind Identity nodes
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, 3, bias=False),
+        nn.BatchNorm2d(8),
+        nn.Conv2d(8, 8, 1, bias=False),
+        nn.BatchNorm2d(8),
+    ).eval()
+    graph = graph_from_onnx(export(model, tmp_path / "shared.onnx"))
+    assert [x.params for x in graph.layers] == [8 * 9 + 8, 8 * 8 + 8]
+
+
 def test_deployed_bit_widths_override_a_float_export(tmp_path: Path) -> None:
     graph = graph_from_onnx(
         export(small_cnn(), tmp_path / "cnn.onnx"), weight_bits=4, activation_bits=8
@@ -188,7 +200,6 @@ def test_host_measures_a_real_model_with_onnxruntime(tmp_path: Path) -> None:
     assert cost.detail == {"repeats": 30, "warmup": 5}
 
 
-@pytest.mark.slow
 def test_host_latency_grows_with_the_work(tmp_path: Path) -> None:
     small = nn.Sequential(nn.Conv2d(1, 4, 3)).eval()
     big = nn.Sequential(nn.Conv2d(1, 64, 3), nn.Conv2d(64, 64, 3)).eval()

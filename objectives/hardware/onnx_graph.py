@@ -97,9 +97,10 @@ class _Graph:
         """Record what a skipped node passes on: constants, widths of Q/DQ activations."""
         if node.op_type == "Constant":
             self.weights[node.output[0]] = _Weight(numpy_helper.to_array(node.attribute[0].t), 32)
-        if node.op_type == "DequantizeLinear" and node.input[0] in self.weights:
-            stored = self.weights[node.input[0]]
-            self.weights[node.output[0]] = _Weight(stored.values, stored.bits)
+        if node.op_type in RELABEL_OPS | {"DequantizeLinear"} and node.input[0] in self.weights:
+            # the exporter shares equal initializers through Identity nodes; a relabelled
+            # weight keeps its values (the element count is what is costed)
+            self.weights[node.output[0]] = self.weights[node.input[0]]
         elif node.op_type in QDQ_OPS and len(node.input) > 2:
             bits = self._zero_point_bits(node.input[2])
             self.act_bits[node.output[0]] = bits
