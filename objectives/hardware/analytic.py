@@ -41,16 +41,17 @@ if TYPE_CHECKING:
     from objectives.hardware.profile import ComputeModel, DeviceProfile
     from objectives.hardware.stats import GraphStats, LayerStats
 
-__all__ = ["LayerTiming", "analytic_cost", "layer_precision"]
+__all__ = ["LayerTiming", "analytic_cost", "layer_precision", "warn_unknown_ops"]
 
 FREE_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
 """Ops that only relabel a tensor: runtimes alias them, so they cost nothing."""
 
 _UNKNOWN_OP_WARNING = (
     "Layer(s) {layers} have op type(s) {ops} that the hardware model does not know; they "
-    "are costed like a convolution with their MACs and activation traffic. Give them a "
-    "known `kind` in the graph statistics to silence this warning."
+    "are costed {fallback}. Give them a known `kind` in the graph statistics to silence "
+    "this warning."
 )
+AS_CONVOLUTION = "like a convolution with their MACs and activation traffic"
 
 
 @dataclass(frozen=True)
@@ -131,14 +132,8 @@ def _unit_for(layer: LayerStats, profile: DeviceProfile) -> tuple[str, ComputeMo
     return "fallback", profile.fallback, fallback_precision
 
 
-def analytic_cost(
-    graph: GraphStats, profile: DeviceProfile
-) -> tuple[float, float, list[LayerTiming]]:
-    """Latency (ms), energy (mJ) and per-layer timings of a graph on an MCU or NPU profile.
-
-    Raises:
-        HardwareError: A layer needs a precision that no unit of the device runs.
-    """
+def warn_unknown_ops(graph: GraphStats, fallback: str) -> None:
+    """Warn about layers of kind ``other``, saying how the caller costs them instead."""
     unknown = [
         layer for layer in graph.layers if layer.kind == "other" and layer.op_type not in FREE_OPS
     ]
@@ -147,10 +142,22 @@ def analytic_cost(
             _UNKNOWN_OP_WARNING.format(
                 layers=", ".join(layer.name for layer in unknown),
                 ops=", ".join(sorted({layer.op_type for layer in unknown})),
+                fallback=fallback,
             ),
             UnknownOpWarning,
             stacklevel=3,
         )
+
+
+def analytic_cost(
+    graph: GraphStats, profile: DeviceProfile
+) -> tuple[float, float, list[LayerTiming]]:
+    """Latency (ms), energy (mJ) and per-layer timings of a graph on an MCU or NPU profile.
+
+    Raises:
+        HardwareError: A layer needs a precision that no unit of the device runs.
+    """
+    warn_unknown_ops(graph, AS_CONVOLUTION)
     timings = []
     energy_pJ = 0.0
     for layer in graph.layers:

@@ -18,7 +18,8 @@ transfer back later, and on a residual network it can lose to running everything
 NPU. Since a graph here is a chain, the placement minimizing the summed cost is found
 exactly by dynamic programming over (layer, unit) states, O(layers x units^2); it is never
 worse than greedy nor than any single unit. The placement is reported with its gain over
-the best single unit that can run every layer.
+the best single unit that can run every layer. A layer of kind ``other`` (an op the model
+does not know) runs only on units listing ``other`` in their kinds, and is warned about.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from objectives.hardware.analytic import layer_precision
+from objectives.hardware.analytic import layer_precision, warn_unknown_ops
 from objectives.hardware.errors import HardwareError
 from objectives.hardware.memory import KIB, activation_bytes
 
@@ -37,6 +38,11 @@ if TYPE_CHECKING:
 __all__ = ["Placement", "layer_work", "place_layers", "placement_cost"]
 
 Objective = Literal["latency", "energy"]
+
+ON_UNITS_THAT_RUN_OTHER = (
+    "on the units that list `other` in their kinds (the CPU), by the power law of their "
+    "MACs and activation elements"
+)
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,7 @@ def place_layers(
         HardwareError: A layer that no unit of the SoC can run.
     """
     assert profile.units is not None and profile.transfer is not None
+    warn_unknown_ops(graph, ON_UNITS_THAT_RUN_OTHER)
     pick = 0 if objective == "latency" else 1
     home = next(iter(profile.units))
     # best[u] = (cost of the best placement of the layers so far ending on u, its units)
