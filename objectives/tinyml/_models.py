@@ -1,0 +1,181 @@
+"""Network builders: MLP, CNN and DS-CNN as flat ``nn.Sequential`` chains.
+
+A flat chain (no nesting, no skip connections) is what pruning, quantization and the
+hardware models all want: channel surgery walks it in order, and its ONNX graph is the
+ordered layer list a Cortex-M runtime executes.
+
+- MLP: ``[Linear(width) ReLU] x depth``.
+- CNN: ``[Conv(kernel, width) BN ReLU MaxPool(2)] x depth``, then flatten.
+- DS-CNN (MLPerf Tiny KWS [Zhang2017hello]): a ``Conv(kernel, width, stem_stride)`` stem,
+  ``[DepthwiseConv(kernel) BN ReLU Conv1x1(width) BN ReLU] x depth``, then global average
+  pooling. ``width`` is the channel count of every layer (MLPerf's DS-CNN is width 64,
+  depth 4); ``width_mult`` in a config scales it.
+
+Classifiers end in ``Linear(n_classes)``. Autoencoders flatten the encoder's output and
+add ``Linear(bottleneck) ReLU [Linear(width) ReLU] x depth Linear(input size)``; a conv
+encoder keeps all positions (no global pooling) so the code can place the waveform.
+
+.. [Zhang2017hello] Y. Zhang et al. Hello Edge: Keyword Spotting on Microcontrollers.
+   arXiv:1711.07128, 2017.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from torch import nn
+
+from objectives.tinyml._data import TaskSpec
+from objectives.tinyml._errors import ArchitectureError
+
+__all__ = ["ARCHS", "ArchSpec", "build_model"]
+
+ARCHS = ("mlp", "cnn", "dscnn")
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """The architecture part of a config, canonical: what shapes the trained network.
+
+    Parameters that an architecture does not use are dropped (an MLP has no kernel), so
+    configs that differ only in them share one trained model in the cache.
+
+    Attributes:
+        arch: ``mlp``, ``cnn`` or ``dscnn``.
+        width: Units of every hidden dense layer (MLP) or channels of every conv layer,
+            after the width multiplier.
+        depth: Hidden dense layers (MLP) or conv blocks (CNN, DS-CNN).
+        kernel: Conv kernel size (odd); 1 for the MLP.
+    """
+
+    arch: Literal["mlp", "cnn", "dscnn"]
+    width: int
+    depth: int
+    kernel: int = 1
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ArchSpec:
+        """Read the architecture of a config.
+
+        An MLP reads ``depth`` and ``width``; a CNN or DS-CNN reads ``blocks`` and
+        ``channels`` (falling back to ``depth`` and ``width``, for spaces that share one
+        size parameter) and ``kernel`` (default 3). ``width_mult`` (default 1) scales the
+        width, as the multiplier of MobileNet and MLPerf Tiny's DS-CNN does.
+
+        Raises:
+            ArchitectureError: A parameter is missing or out of range.
+        """
+        arch = str(config.get("arch", ""))
+        if arch not in ARCHS:
+            raise ArchitectureError(f"`arch` must be one of {list(ARCHS)}, got {arch!r}.")
+        conv = arch != "mlp"
+        try:
+            depth = int(config["blocks"] if conv and "blocks" in config else config["depth"])
+            base = int(config["channels"] if conv and "channels" in config else config["width"])
+        except KeyError as e:
+            raise ArchitectureError(f"{arch} needs parameter {e}.") from None
+        kernel = int(config.get("kernel", 3)) if conv else 1
+        width = round(base * float(config.get("width_mult", 1.0)))
+        if min(width, depth, kernel) < 1 or kernel % 2 == 0:
+            raise ArchitectureError(
+                f"width x width_mult and depth must be >= 1 and kernel odd, got "
+                f"width={width}, depth={depth}, kernel={kernel}."
+            )
+        return cls(arch=arch, width=width, depth=depth, kernel=kernel)  # type: ignore[arg-type]
+
+
+def _conv(
+    ndim: int, c_in: int, c_out: int, kernel: int, *, stride: int = 1, groups: int = 1
+) -> nn.Module:
+    cls = nn.Conv1d if ndim == 1 else nn.Conv2d
+    return cls(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False)
+
+
+def _conv_block(
+    ndim: int, c_in: int, c_out: int, kernel: int, *, stride: int = 1, groups: int = 1
+) -> list[nn.Module]:
+    norm = nn.BatchNorm1d(c_out) if ndim == 1 else nn.BatchNorm2d(c_out)
+    return [_conv(ndim, c_in, c_out, kernel, stride=stride, groups=groups), norm, nn.ReLU()]
+
+
+def _shape_text(shape: list[int] | tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _cnn(spec: ArchSpec, task: TaskSpec) -> tuple[list[nn.Module], list[int]]:
+    channels, *spatial = task.input_shape
+    ndim = len(spatial)
+    layers: list[nn.Module] = []
+    for block in range(spec.depth):
+        if min(spatial) < 2:
+            raise ArchitectureError(
+                f"a cnn with {spec.depth} blocks max-pools {spec.depth} times, but the "
+                f"{_shape_text(task.input_shape[1:])} input of task {task.name!r} is down to "
+                f"{_shape_text(spatial)} after {block} pools; lower `blocks`."
+            )
+        pool = nn.MaxPool1d(2) if ndim == 1 else nn.MaxPool2d(2)
+        layers += [*_conv_block(ndim, channels, spec.width, spec.kernel), pool]
+        channels, spatial = spec.width, [s // 2 for s in spatial]
+    return layers, [channels, *spatial]
+
+
+def _dscnn(spec: ArchSpec, task: TaskSpec) -> tuple[list[nn.Module], list[int]]:
+    _, *spatial = task.input_shape
+    ndim = len(spatial)
+    stride = task.stem_stride
+    layers = _conv_block(ndim, task.input_shape[0], spec.width, spec.kernel, stride=stride)
+    for _ in range(spec.depth):
+        layers += _conv_block(ndim, spec.width, spec.width, spec.kernel, groups=spec.width)
+        layers += _conv_block(ndim, spec.width, spec.width, 1)
+    spatial = [(s - 1) // stride + 1 for s in spatial]
+    return layers, [spec.width, *spatial]
+
+
+def _dense_stack(n_in: int, width: int, depth: int) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layers += [nn.Linear(n_in, width), nn.ReLU()]
+        n_in = width
+    return layers
+
+
+def build_model(spec: ArchSpec, task: TaskSpec) -> nn.Sequential:
+    """The untrained network of ``spec`` for ``task``.
+
+    Args:
+        spec: Architecture parameters of the config.
+        task: Input shape and output of the task.
+
+    Returns:
+        A flat ``nn.Sequential`` mapping ``n x input_shape`` to ``n x n_classes`` logits
+        (classify) or ``n x prod(input_shape)`` reconstructions (reconstruct).
+
+    Raises:
+        ArchitectureError: If the input is too small for the requested pooling.
+    """
+    n_in = math.prod(task.input_shape)
+    if spec.arch == "mlp":
+        layers: list[nn.Module] = [nn.Flatten(), *_dense_stack(n_in, spec.width, spec.depth)]
+        n_features = spec.width
+    else:
+        body, out_shape = (_cnn if spec.arch == "cnn" else _dscnn)(spec, task)
+        layers = body
+        if spec.arch == "dscnn" and task.kind == "classify":
+            pool = nn.AdaptiveAvgPool1d(1) if len(out_shape) == 2 else nn.AdaptiveAvgPool2d(1)
+            layers.append(pool)
+            out_shape = out_shape[:1]
+        layers.append(nn.Flatten())
+        n_features = math.prod(out_shape)
+    if task.kind == "classify":
+        return nn.Sequential(*layers, nn.Linear(n_features, task.n_classes))
+    decoder_depth = spec.depth if spec.arch == "mlp" else 1
+    return nn.Sequential(
+        *layers,
+        nn.Linear(n_features, task.bottleneck),
+        nn.ReLU(),
+        *_dense_stack(task.bottleneck, spec.width, decoder_depth),
+        nn.Linear(spec.width, n_in),
+    )
