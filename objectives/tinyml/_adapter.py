@@ -135,7 +135,7 @@ class _TinyMLAdapter:
         epochs: int | None = None,
         finetune_epochs: int | None = None,
         batch_size: int | None = None,
-        lr: float = 3e-3,
+        lr: float | None = None,
         calibration_size: int = 256,
         data_dir: str | Path | None = None,
         cache_dir: str | Path | None = None,
@@ -151,7 +151,8 @@ class _TinyMLAdapter:
             finetune_epochs: Epochs of each fine-tune (after pruning, under QAT); default:
                 the task's.
             batch_size: Default: the task's.
-            lr: Peak Adam learning rate of training (fine-tunes use 0.3 x).
+            lr: Peak Adam learning rate of training (fine-tunes use 0.3 x); default: the
+                task's.
             calibration_size: Training rows that calibrate activation ranges.
             data_dir: Folder of a task that reads files (FSDD: holds ``recordings/``);
                 default ``../shared/data/fsdd`` from the working directory.
@@ -170,6 +171,7 @@ class _TinyMLAdapter:
         self.devices = self._check_devices(devices)
         spec = self.task
         batch = spec.batch_size if batch_size is None else batch_size
+        lr = spec.lr if lr is None else lr
         self.train_settings = TrainSettings(spec.epochs if epochs is None else epochs, batch, lr)
         self.finetune_settings = TrainSettings(
             spec.finetune_epochs if finetune_epochs is None else finetune_epochs,

@@ -47,6 +47,7 @@ class TaskSpec:
             minute (FSDD). GunPoint's 24 normal series make one step per epoch.
         finetune_epochs: Default epochs of each fine-tune (after pruning, under QAT).
         batch_size: Default batch size.
+        lr: Default peak learning rate (larger batches take larger steps).
     """
 
     name: str
@@ -57,6 +58,7 @@ class TaskSpec:
     epochs: int
     finetune_epochs: int
     batch_size: int = 64
+    lr: float = 3e-3
     bottleneck: int = 8
 
 
@@ -87,7 +89,15 @@ TASKS: dict[str, TaskSpec] = {
         "digits", "classify", (1, 8, 8), 10, stem_stride=1, epochs=12, finetune_epochs=3
     ),
     "fsdd": TaskSpec(
-        "fsdd", "classify", (1, 49, 10), 10, stem_stride=2, epochs=12, finetune_epochs=3
+        "fsdd",
+        "classify",
+        (1, 49, 10),
+        10,
+        stem_stride=2,
+        epochs=8,
+        finetune_epochs=2,
+        batch_size=128,
+        lr=5e-3,
     ),
     "gunpoint": TaskSpec(
         "gunpoint",

@@ -117,6 +117,9 @@ def onnx_graph_stats(path: Path) -> GraphStats:
     graph = model.graph
     shapes = {v.name: _dims(v) for v in [*graph.input, *graph.value_info, *graph.output]}
     initializers = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    for node in graph.node:  # the exporter shares equal tensors (zero biases) via Identity
+        if node.op_type == "Identity" and node.input[0] in initializers:
+            initializers[node.output[0]] = initializers[node.input[0]]
     meta = {p.key: p.value for p in model.metadata_props}
     bits = (int(meta.get(_WEIGHT_BITS, _FLOAT_BITS)), int(meta.get(_ACTIVATION_BITS, _FLOAT_BITS)))
     pruned: Iterator[int] | None = iter(json.loads(meta[_PRUNED])) if _PRUNED in meta else None

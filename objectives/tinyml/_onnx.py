@@ -62,6 +62,7 @@ def export_onnx(
     model.eval()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*legacy")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
         torch.onnx.export(
             model,
             (torch.zeros(1, *input_shape),),

@@ -1,0 +1,224 @@
+"""The TinyML adapters end to end: real training on digits, ONNX, costs, caching, errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import onnx
+import pytest
+
+from objectives.hardware import known_devices, load_device
+from objectives.protocol import EvalContext
+from objectives.tinyml import (
+    AnomalyDetector,
+    ArchitectureError,
+    Classifier,
+    DataError,
+    OptionsError,
+    TinyMLError,
+    TrainingError,
+)
+
+DEVICES = ["cortex_m0plus", "cortex_m4", "cortex_m7", "ethos_u55"]
+HARDWARE = ("latency_ms", "energy_mJ", "flash_kB", "sram_kB")
+CNN: dict[str, Any] = {
+    "arch": "cnn",
+    "blocks": 2,
+    "channels": 8,
+    "kernel": 3,
+    "width_mult": 1.0,
+    "bits": 8,
+    "prune_ratio": 0.0,
+    "prune_kind": "structured",
+    "device": "cortex_m4",
+}
+
+
+def _adapter(**options: Any) -> Classifier:
+    return Classifier(task="digits", devices=DEVICES, epochs=4, finetune_epochs=1, **options)
+
+
+@pytest.fixture(scope="module")
+def adapter() -> Classifier:
+    return _adapter()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("study")
+
+
+def test_trial_metrics_siblings_and_artifacts(adapter: Classifier, workdir: Path) -> None:
+    result = adapter.evaluate(CNN, EvalContext(seed=0, workdir=workdir))
+    metrics = result.metrics
+    assert 0.8 < metrics["accuracy"] <= 1.0
+    assert {"accuracy_trained", "accuracy_ort_int8", "macs", "params", *HARDWARE} <= set(metrics)
+    assert set(result.constraints) == {"flash_excess_kB", "sram_excess_kB"}
+    assert all(value < 0 for value in result.constraints.values())
+    siblings = {s.overrides["device"]: s for s in result.siblings}
+    assert set(siblings) == set(DEVICES) - {"cortex_m4"}
+    for sibling in siblings.values():
+        assert sibling.metrics["accuracy"] == metrics["accuracy"]  # one trained model
+        assert set(HARDWARE) <= set(sibling.metrics)
+    assert siblings["cortex_m7"].metrics["latency_ms"] < metrics["latency_ms"]
+    assert siblings["cortex_m0plus"].metrics["latency_ms"] > metrics["latency_ms"]
+    model = onnx.load(str(result.artifacts["model.onnx"]))
+    assert [n.op_type for n in model.graph.node if n.op_type == "Conv"] == ["Conv", "Conv"]
+    assert result.artifacts["model_int8.onnx"].exists()
+    assert {"train_s", "prune_s", "quant_s", "export_s", "cost_s"} <= set(result.attrs)
+
+
+def test_int8_onnxruntime_accuracy_is_reported_within_tolerance(
+    adapter: Classifier, workdir: Path
+) -> None:
+    metrics = adapter.evaluate(CNN, EvalContext(seed=0, workdir=workdir)).metrics
+    assert abs(metrics["accuracy_ort_int8"] - metrics["accuracy"]) <= 0.01
+    other_bits = adapter.evaluate({**CNN, "bits": 4}, EvalContext(seed=0, workdir=workdir))
+    assert "accuracy_ort_int8" not in other_bits.metrics
+
+
+def test_cache_hits_skip_training(adapter: Classifier, workdir: Path) -> None:
+    first = adapter.evaluate(CNN, EvalContext(seed=0, workdir=workdir))
+    again = adapter.evaluate(CNN, EvalContext(seed=0, workdir=workdir))
+    assert again.attrs["cache"] == "compressed"
+    assert again.attrs["train_s"] == again.attrs["quant_s"] == 0.0
+    assert again.metrics == first.metrics
+    recompressed = adapter.evaluate({**CNN, "bits": 16}, EvalContext(seed=0, workdir=workdir))
+    assert recompressed.attrs["cache"] == "trained"
+    # a parameter the CNN ignores (MLP depth) does not make a new model
+    ignored = adapter.evaluate({**CNN, "depth": 3}, EvalContext(seed=0, workdir=workdir))
+    assert ignored.attrs["cache"] == "compressed"
+
+
+def test_a_new_adapter_reuses_the_cache_on_disk(workdir: Path, adapter: Classifier) -> None:
+    adapter.evaluate(CNN, EvalContext(seed=0, workdir=workdir))
+    resumed = _adapter().evaluate(CNN, EvalContext(seed=0, workdir=workdir))
+    assert resumed.attrs["cache"] == "compressed"
+
+
+def test_same_config_and_seed_give_the_same_accuracy(tmp_path: Path) -> None:
+    config = {**CNN, "bits": 4, "prune_ratio": 0.3, "prune_kind": "unstructured"}
+    runs = [
+        _adapter().evaluate(config, EvalContext(seed=3, workdir=tmp_path / name))
+        for name in ("a", "b")
+    ]
+    assert runs[0].attrs["cache"] == runs[1].attrs["cache"] == "none"  # trained twice
+    assert runs[0].metrics == runs[1].metrics
+    other_seed = _adapter().evaluate(config, EvalContext(seed=4, workdir=tmp_path / "c"))
+    assert other_seed.attrs["cache_key"] != runs[0].attrs["cache_key"]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        CNN,
+        {**CNN, "prune_ratio": 0.5, "prune_kind": "structured", "device": "cortex_m0plus"},
+        {**CNN, "arch": "dscnn", "bits": 4, "prune_ratio": 0.4, "prune_kind": "unstructured"},
+        {"arch": "mlp", "depth": 2, "width": 24, "bits": 2, "device": "ethos_u55"},
+        {"arch": "mlp", "depth": 1, "width": 16, "bits": 32, "device": "cortex_m7"},
+    ],
+)
+def test_known_metrics_equal_evaluated_metrics(
+    config: dict[str, Any], adapter: Classifier, workdir: Path
+) -> None:
+    known = adapter.known_metrics(config)
+    assert set(known) == set(HARDWARE)
+    evaluated = adapter.evaluate(config, EvalContext(seed=0, workdir=workdir)).metrics
+    assert known == {name: evaluated[name] for name in known}
+    assert adapter.check(config) == {
+        "flash_excess_kB": pytest.approx(evaluated["flash_kB"] - _capacity(config, "flash")),
+        "sram_excess_kB": pytest.approx(evaluated["sram_kB"] - _capacity(config, "sram")),
+    }
+
+
+def _capacity(config: dict[str, Any], what: str) -> float:
+    profile = load_device(config["device"])
+    return profile.flash_kB if what == "flash" else profile.sram_kB
+
+
+def test_structured_pruning_lowers_the_hardware_cost(adapter: Classifier) -> None:
+    dense = adapter.known_metrics(CNN)
+    pruned = adapter.known_metrics({**CNN, "prune_ratio": 0.5})
+    sparse = adapter.known_metrics({**CNN, "prune_ratio": 0.5, "prune_kind": "unstructured"})
+    assert pruned["latency_ms"] < dense["latency_ms"]
+    assert pruned["flash_kB"] < dense["flash_kB"]
+    assert sparse["flash_kB"] < dense["flash_kB"]  # bitmask encoding of the kept weights
+
+
+def test_check_flags_infeasible_configs_without_training(tmp_path: Path) -> None:
+    adapter = _adapter(cache_dir=tmp_path)
+    huge = {"arch": "mlp", "depth": 3, "width": 1024, "bits": 32, "device": "cortex_m0plus"}
+    constraints = adapter.check(huge)
+    assert constraints["flash_excess_kB"] > 0  # 2.2 M float weights in 512 kB of flash
+    assert adapter.check({**huge, "device": "cortex_m7", "width": 64})["flash_excess_kB"] < 0
+    assert list(tmp_path.iterdir()) == []  # nothing loaded, trained or cached
+
+
+def test_unrealisable_config_fails_with_one_line(adapter: Classifier, tmp_path: Path) -> None:
+    too_deep = {**CNN, "blocks": 4}  # 8x8 -> 4x4 -> 2x2 -> 1x1, no room for a 4th pool
+    for call in (adapter.check, lambda c: adapter.evaluate(c, EvalContext(0, tmp_path))):
+        with pytest.raises(ArchitectureError, match=r"blocks=4.*lower `blocks`") as info:
+            call(too_deep)
+        assert "\n" not in str(info.value)
+        assert "1x1 after 3 pools" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"bits": 3}, "`bits` must be one of"),
+        ({"kernel": 4}, "kernel odd"),
+        ({"device": "cortex_m33"}, "study's devices"),
+        ({"prune_kind": "random"}, "`prune_kind` must be one of"),
+    ],
+)
+def test_bad_values_are_named(change: dict[str, Any], match: str, adapter: Classifier) -> None:
+    with pytest.raises(TinyMLError, match=match):
+        adapter.check({**CNN, **change})
+
+
+def test_nan_loss_fails_the_trial_with_one_line(tmp_path: Path) -> None:
+    adapter = _adapter(lr=1e30)
+    with pytest.raises(TrainingError, match=r"^Config \{arch=mlp.*training: loss became nan"):
+        adapter.evaluate(
+            {"arch": "mlp", "depth": 1, "width": 8, "device": "cortex_m4"}, EvalContext(0, tmp_path)
+        )
+
+
+def test_error_inside_training_names_config_and_cause(adapter: Classifier, tmp_path: Path) -> None:
+    config = {**CNN, "bits": 32}
+    adapter.evaluate(config, EvalContext(seed=0, workdir=tmp_path))
+    shutil.rmtree(tmp_path / "tinyml-cache" / "models")  # force a rebuild from the weights
+    (weights,) = (tmp_path / "tinyml-cache" / "trained").iterdir()
+    weights.write_bytes(b"not a torch file")  # e.g. a cache copied half-way
+    with pytest.raises(TinyMLError) as info:
+        adapter.evaluate(config, EvalContext(seed=0, workdir=tmp_path))
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("Config {arch=cnn, blocks=2, channels=8")
+    assert str(weights) in message
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(OptionsError, match="`task` must be one of"):
+        Classifier(task="cifar10")
+    with pytest.raises(OptionsError, match="devices"):
+        Classifier(task="digits", devices=["cortex_m99"])
+    assert set(DEVICES) <= set(known_devices())
+
+
+def test_missing_fsdd_dir_says_where_data_is_expected(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=rf"{tmp_path / 'nowhere' / 'recordings'}.*data_dir"):
+        Classifier(task="fsdd", data_dir=tmp_path / "nowhere")
+
+
+def test_anomaly_detector_scores_gunpoint_by_auc(tmp_path: Path) -> None:
+    adapter = AnomalyDetector(devices=["cortex_m4"], epochs=150, finetune_epochs=20)
+    config = {"arch": "cnn", "blocks": 2, "channels": 8, "kernel": 5, "bits": 8}
+    metrics = adapter.evaluate(config, EvalContext(seed=0, workdir=tmp_path)).metrics
+    assert 0.7 < metrics["auc"] <= 1.0  # better than chance (0.5) by a margin
+    assert abs(metrics["auc_ort_int8"] - metrics["auc"]) <= 0.02
+    assert adapter.known_metrics(config) == {name: metrics[name] for name in HARDWARE}
