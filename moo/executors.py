@@ -75,6 +75,9 @@ class SubprocessEvaluator:
                 initializer=_init_child,
                 initargs=(self._section,),
             )
+            # Start the child and build its adapter now: the timeout is for the evaluation,
+            # not for importing torch in a fresh interpreter.
+            pool.submit(_ready).result()
             self._local.pool = pool
             self._pools.append(pool)
         return pool
@@ -114,6 +117,10 @@ _CHILD_ADAPTER: Any = None
 def _init_child(section: dict[str, Any]) -> None:
     global _CHILD_ADAPTER
     _CHILD_ADAPTER = load_adapter(AdapterSection.model_validate(section))
+
+
+def _ready() -> bool:
+    return _CHILD_ADAPTER is not None
 
 
 def _evaluate_in_child(config: dict[str, Any], context: EvalContext) -> TrialResult:

@@ -1,0 +1,256 @@
+"""The engine end to end on real storage: run, stop, resume, crash, failures, siblings."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from typer.testing import CliRunner
+
+from moo.cli import app
+from moo.config import load_study_config
+from moo.keys import ERROR_KEY, HV_KEY, INFEASIBLE_KEY, STOP_REASON_KEY
+from moo.sampler import SIBLING_KEY
+from moo.study import StudyRun, create_study, load_study
+from tests.conftest import POSTGRES_URL
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+WriteStudy = Callable[..., Path]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_file(path: Path, storage: str | None = None) -> optuna.Study:
+    config = load_study_config(path)
+    study = create_study(config, storage=storage)
+    StudyRun(study, config).run()
+    return study
+
+
+def params_and_values(study: optuna.Study) -> list[tuple[dict, list[float] | None]]:
+    return [(t.params, t.values) for t in study.get_trials() if t.state == TrialState.COMPLETE]
+
+
+def test_resume_continues_where_it_stopped_and_proposes_the_same(write_study: WriteStudy) -> None:
+    whole = run_file(write_study("whole", stop={"max_trials": 12, "rule": "budget"}))
+    part = run_file(write_study("part", stop={"max_trials": 8, "rule": "budget"}))
+    before = params_and_values(part)
+    assert part.user_attrs[STOP_REASON_KEY] == "max_trials (8) reached"
+
+    result = CliRunner().invoke(app, ["resume", "part", "--max-trials", "12"])
+    assert result.exit_code == 0, result.output
+    resumed, config = load_study("part")
+    trials = resumed.get_trials()
+    assert [t.number for t in trials] == list(range(12))
+    assert params_and_values(resumed)[:8] == before  # nothing lost or changed
+    assert config.stop.max_trials == 12  # the raised budget is stored in the study
+    assert [t.params for t in trials] == [t.params for t in whole.get_trials()]
+
+
+def test_hypervolume_is_recorded_and_the_stall_rule_stops_the_study(
+    write_study: WriteStudy,
+) -> None:
+    study = run_file(
+        write_study(
+            "hv",
+            stop={"max_trials": 40, "window": 4, "tol": 0.05},
+            sampler={
+                "reference_point": {"f0": 18.0, "f1": 6.0},
+                "num_restarts": 2,
+                "raw_samples": 64,
+            },
+        )
+    )
+    reason = study.user_attrs[STOP_REASON_KEY]
+    assert reason.startswith("converged"), reason
+    hvs = [t.user_attrs[HV_KEY] for t in study.get_trials() if HV_KEY in t.user_attrs]
+    assert len(hvs) >= len(study.trials) - 6  # every trial after the initial design
+    assert all(b >= a - 1e-12 for a, b in itertools.pairwise(hvs))
+    assert len(study.trials) < 40
+
+
+def test_failures_are_one_line_and_the_study_goes_on(write_study: WriteStudy) -> None:
+    path = write_study(
+        "flaky",
+        objective={
+            "adapter": "tests.adapters:Flaky",
+            "options": {"raise_below": 0.25, "nan_above": 0.8},
+        },
+        stop={"max_trials": 12, "rule": "budget"},
+    )
+    study = run_file(path)
+    trials = study.get_trials()
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(trials) == 12 and failed and complete
+    messages = [t.user_attrs[ERROR_KEY] for t in failed]
+    assert all(
+        "\n" not in m and m.startswith(f"trial {t.number} {{x0=")
+        for m, t in zip(messages, failed, strict=True)
+    )
+    assert any("RuntimeError: diverged at x0=" in m for m in messages)
+    assert any("objective 'f0' is nan" in m for m in messages)
+    assert all(0.25 <= t.params["x0"] <= 0.8 for t in complete)
+
+
+@pytest.mark.slow
+def test_a_hanging_evaluation_is_killed_after_the_timeout(write_study: WriteStudy) -> None:
+    path = write_study(
+        "hang",
+        objective={
+            "adapter": "tests.adapters:Flaky",
+            "options": {"hang_between": [0.0, 0.3], "hang_s": 3600},
+        },
+        stop={"max_trials": 8, "rule": "budget"},
+        execution={"trial_timeout": 3, "heartbeat_interval": 1, "grace_period": 2},
+    )
+    study = run_file(path)
+    trials = study.get_trials()
+    timed_out = [t for t in trials if "timed out after 3 s" in t.user_attrs.get(ERROR_KEY, "")]
+    assert len(trials) == 8 and timed_out
+    assert all(t.params["x0"] < 0.3 for t in timed_out)
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 8 - len(timed_out)
+
+
+def test_siblings_are_free_and_infeasible_configs_are_never_evaluated(
+    write_study: WriteStudy,
+) -> None:
+    space = {
+        "parameters": {
+            "x0": {"type": "float", "low": 0.0, "high": 1.0},
+            "x1": {"type": "float", "low": 0.0, "high": 1.0},
+            "device": {"type": "categorical", "choices": ["slow", "mid", "fast"]},
+        }
+    }
+    path = write_study(
+        "devices",
+        objective={"adapter": "tests.adapters:PerDevice", "options": {"limit": 0.7}},
+        space=space,
+        stop={"max_trials": 10, "rule": "budget"},
+    )
+    study = run_file(path)
+    trials = study.get_trials()
+    own = [t for t in trials if SIBLING_KEY not in t.user_attrs]
+    siblings = [t for t in trials if SIBLING_KEY in t.user_attrs]
+    infeasible = [t for t in own if INFEASIBLE_KEY in t.user_attrs]
+    evaluated = [t for t in own if t.state == TrialState.COMPLETE]
+    assert len(own) == 10 and infeasible and evaluated
+    assert all(t.state == TrialState.PRUNED and t.params["x1"] > 0.7 for t in infeasible)
+    assert all(t.constraints["flash_excess"] > 0 for t in infeasible)
+    # Every evaluation brought the other two devices along, with the device's own metrics.
+    assert len(siblings) == 2 * len(evaluated)
+    for s in siblings:
+        parent = trials[s.user_attrs[SIBLING_KEY]]
+        assert {k: v for k, v in s.params.items() if k != "device"} == {
+            k: v for k, v in parent.params.items() if k != "device"
+        }
+        assert s.params["device"] != parent.params["device"]
+    # ... and the adapter counted one evaluation per proposed feasible trial.
+    assert [t.user_attrs["evaluation"] for t in evaluated] == list(range(1, len(evaluated) + 1))
+    keys = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(set(keys)) == len(keys)  # nothing evaluated twice
+
+
+@pytest.mark.slow
+def test_a_killed_study_resumes_with_every_completed_trial(write_study: WriteStudy) -> None:
+    path = write_study(
+        "killed",
+        objective={
+            "adapter": "tests.adapters:Flaky",
+            "options": {"hang_between": [0.0, 1.0], "hang_s": 0.5},
+        },
+        stop={"max_trials": 12, "rule": "budget"},
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moo", "run", str(path)],
+        cwd=path.parent,
+        env={**os.environ, "PYTHONPATH": str(REPO)},  # for tests.adapters
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = "sqlite:///studies/killed.db"
+    completed: list = []
+    while len(completed) < 4:  # until some trials are done and one is running
+        time.sleep(0.5)
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        if not (path.parent / "studies" / "killed.db").exists():
+            continue
+        try:
+            completed = params_and_values(optuna.load_study(study_name="killed", storage=url))
+        except KeyError:  # the file exists, the study not yet
+            continue
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = params_and_values(optuna.load_study(study_name="killed", storage=url))
+    time.sleep(3)  # past the grace period: the running trial's heartbeat is stale
+
+    result = CliRunner().invoke(app, ["resume", "killed"])
+    assert result.exit_code == 0, result.output
+    study, _ = load_study("killed")
+    after = params_and_values(study)
+    assert after[: len(before)] == before
+    trials = study.get_trials()
+    stale = [t for t in trials if t.state == TrialState.FAIL]
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") is not None]
+    assert len(stale) == 1 and len(retried) == 1
+    assert retried[0].params == stale[0].params and retried[0].state == TrialState.COMPLETE
+
+
+def test_cli_run_status_pareto_export(write_study: WriteStudy, in_tmp: Path) -> None:
+    runner = CliRunner()
+    path = write_study("cli", stop={"max_trials": 8, "rule": "budget"})
+    assert runner.invoke(app, ["run", str(path)]).exit_code == 0
+    status = runner.invoke(app, ["status", "cli"])
+    assert status.exit_code == 0 and "8 of max 8" in status.output
+    front = json.loads(runner.invoke(app, ["pareto", "cli", "--json"]).output)
+    assert front and {"trial", "x0", "x1", "f0", "f1"} <= set(front[0])
+    csv = runner.invoke(app, ["pareto", "cli", "--csv"]).output.splitlines()
+    assert csv[0] == "trial,x0,x1,f0,f1" and len(csv) == len(front) + 1
+
+    result = runner.invoke(app, ["export", "cli", "--pick", "knee", "--out", "bundle"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((in_tmp / "bundle" / "MANIFEST.json").read_text())
+    assert manifest["study"] == "cli" and manifest["seed"] == 0
+    assert manifest["trial"] in {row["trial"] for row in front}
+    assert set(manifest["files"]) == {"config.yaml", "metrics.json"}
+    assert manifest["packages"]["botorch"] and manifest["packages"]["optuna"]
+    result = runner.invoke(app, ["export", "cli", "--pick", "f0<0", "--out", "none"])
+    assert result.exit_code == 2 and "no trial on the front meets" in result.output
+
+
+@pytest.mark.slow
+def test_dask_workers_share_one_study(write_study: WriteStudy) -> None:
+    path = write_study(
+        "dask",
+        stop={"max_trials": 10, "rule": "budget"},
+        execution={"executor": "dask", "n_workers": 2},
+    )
+    study = run_file(path)
+    own = [t for t in study.get_trials() if SIBLING_KEY not in t.user_attrs]
+    assert 10 <= len(own) <= 11  # workers stop together; one may be mid-trial
+    assert all(t.state == TrialState.COMPLETE for t in own)
+    assert study.user_attrs[STOP_REASON_KEY].startswith("max_trials")
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(POSTGRES_URL is None, reason="MOO_TEST_POSTGRES_URL not set")
+def test_postgres_storage_runs_and_resumes(write_study: WriteStudy) -> None:
+    assert POSTGRES_URL is not None
+    name = f"pg_{os.getpid()}_{time.monotonic_ns()}"
+    run_file(write_study(name, stop={"max_trials": 6, "rule": "budget"}), storage=POSTGRES_URL)
+    result = CliRunner().invoke(
+        app, ["resume", name, "--storage", POSTGRES_URL, "--max-trials", "8"]
+    )
+    assert result.exit_code == 0, result.output
+    study, config = load_study(name, storage=POSTGRES_URL)
+    assert [t.number for t in study.get_trials()] == list(range(8))
+    assert config.study.name == name
