@@ -342,8 +342,10 @@ class StudyRun:
 
     def _record(self, trial: optuna.Trial, config: dict[str, Any], result: TrialResult) -> None:
         trial.set_user_attr(METRICS_KEY, {k: float(v) for k, v in result.metrics.items()})
+        checked = trial.constraints  # from ``check``: set once, never overwritten
         for name, value in result.constraints.items():
-            trial.set_constraint(name, float(value))
+            if name not in checked:
+                trial.set_constraint(name, float(value))
         for key, value in result.attrs.items():
             trial.set_user_attr(key, value)
         if result.artifacts:
