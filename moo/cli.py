@@ -228,6 +228,21 @@ def export(
 
 @app.command()
 @_one_line_errors
+def report(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    out: Annotated[Path | None, typer.Option(help="Folder; default reports/<study>.")] = None,
+    storage: Storage = None,
+) -> None:
+    """HTML page (front, hypervolume history, configs) and PNGs of a study."""
+    from moo.report import write_report
+
+    optuna_study, config = load_study(study, storage=storage)
+    for path in write_report(optuna_study, config, out or Path("reports") / study):
+        console.print(f"wrote {path}")
+
+
+@app.command()
+@_one_line_errors
 def devices(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Add descriptions.")] = False,
 ) -> None:

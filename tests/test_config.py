@@ -75,6 +75,15 @@ def test_unknown_adapter_and_bad_options_are_config_errors(
 
 def test_every_command_has_help() -> None:
     runner = CliRunner()
-    for command in ("run", "resume", "status", "pareto", "export", "devices", "calibrate"):
+    for command in (
+        "run",
+        "resume",
+        "status",
+        "pareto",
+        "export",
+        "report",
+        "devices",
+        "calibrate",
+    ):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, command

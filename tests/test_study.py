@@ -223,6 +223,11 @@ def test_cli_run_status_pareto_export(write_study: WriteStudy, in_tmp: Path) -> 
     assert manifest["trial"] in {row["trial"] for row in front}
     assert set(manifest["files"]) == {"config.yaml", "metrics.json"}
     assert manifest["packages"]["botorch"] and manifest["packages"]["optuna"]
+    result = runner.invoke(app, ["report", "cli", "--out", "report"])
+    assert result.exit_code == 0, result.output
+    html = (in_tmp / "report" / "report.html").read_text()
+    assert "Study cli" in html and f"<td>{front[0]['trial']}</td>" in html
+    assert (in_tmp / "report" / "pareto.png").read_bytes()[:4] == b"\x89PNG"
     result = runner.invoke(app, ["export", "cli", "--pick", "f0<0", "--out", "none"])
     assert result.exit_code == 2 and "no trial on the front meets" in result.output
 
