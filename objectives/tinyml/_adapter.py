@@ -225,12 +225,6 @@ class _TinyMLAdapter:
         chain, pruned = shaped_chain(arch, self.task, compression)
         return module_graph_stats(chain, self.task.input_shape, compression.bit_widths, pruned)
 
-    def graph(self, config: Config) -> GraphStats:
-        """Graph statistics of a config's deployed model, from its shape alone."""
-        with _failing_as(config):
-            trial = self._trial(config)
-            return self._graph(trial.arch, trial.compression)
-
     def check(self, config: Config) -> dict[str, float]:
         """Flash and SRAM excess on the config's device, before training (``> 0``: no fit).
 
