@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from botorch.exceptions.warnings import OptimizationWarning
+from botorch.utils.multi_objective import is_non_dominated
 from linear_operator.utils.warnings import NumericalWarning
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.samplers._base import _process_constraints_after_trial
@@ -71,6 +72,9 @@ _FIXED_PARAMS_KEY = "fixed_params"
 # Discrete spaces up to this size are scored exhaustively: exact, and on a CPU faster than
 # a gradient-based search once the posterior is cached (NAS-Bench-201 has 15,625 cells).
 _MAX_ENUMERATION = 20_000
+# Large discrete spaces: random configs scored per proposal, and hill-climbing steps.
+_LOCAL_POOL = 256
+_LOCAL_STEPS = 4
 # Fallback pool when the optimizer lands on an already evaluated config.
 _DEDUP_POOL = 2048
 
@@ -238,13 +242,16 @@ class QNEHVISampler(BaseSampler):
             torch.manual_seed(seed)
             model, order = fit_model(problem)
             acqf = build_acquisition(self._acquisition, model, order, problem, seed=seed)
-            X, value = optimize(
-                acqf,
-                problem,
-                candidates=candidates,
-                num_restarts=self._num_restarts,
-                raw_samples=self._raw_samples,
-            )
+            if candidates is None and math.isfinite(space.n_configs()):
+                X, value = _local_search(acqf, space, problem, seen)
+            else:
+                X, value = optimize(
+                    acqf,
+                    problem,
+                    candidates=candidates,
+                    num_restarts=self._num_restarts,
+                    raw_samples=self._raw_samples,
+                )
             X = space.round(X)
             if _key(X[0]) in seen:
                 pool = space.encode(
@@ -305,6 +312,41 @@ class _History:
     def seen_keys(self) -> set[tuple[float, ...]]:
         """Encoded configs of every trial (any state): never propose them again."""
         return {_key(row) for row in self._space.encode(t.params for t in self.trials)}
+
+
+def _local_search(
+    acqf: Any, space: SearchSpace, problem: ProposalProblem, seen: set[tuple[float, ...]]
+) -> tuple[Tensor, float]:
+    """Best unseen config of a large discrete space: score a random pool plus the
+    neighbours of the observed front, then climb from the best few.
+
+    Exhaustive scoring is exact but impossible past ``_MAX_ENUMERATION`` configs, and
+    BoTorch's mixed optimizer spends most of its time on starting points that a batched
+    pool scores in one posterior call; with known objectives (a Python hardware model per
+    config) the pool is also what keeps their evaluations few.
+    """
+    pool = space.encode(
+        space.from_unit_cube(torch.rand(_LOCAL_POOL, space.dim, dtype=torch.double))
+    )
+    front = problem.X[is_non_dominated(problem.Y)] if len(problem.Y) else problem.X[:0]
+    candidates = _unseen(_dedupe(torch.cat([pool, space.neighbours(front)])), seen)
+    best, value = best_of(acqf, candidates)
+    for _ in range(_LOCAL_STEPS):
+        step = _unseen(_dedupe(space.neighbours(best)), seen)
+        if len(step) == 0:
+            break
+        X, v = best_of(acqf, step)
+        if v <= value:
+            break
+        best, value = X, v
+    return best, value
+
+
+def _dedupe(X: Tensor) -> Tensor:
+    keys: dict[tuple[float, ...], int] = {}
+    for i, row in enumerate(X):
+        keys.setdefault(_key(row), i)
+    return X[list(keys.values())]
 
 
 def _key(row: Tensor) -> tuple[float, ...]:

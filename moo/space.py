@@ -324,6 +324,26 @@ class SearchSpace:
             raise ValueError("grid_points() needs a space without continuous parameters.")
         return torch.tensor(list(itertools.product(*grids)), dtype=torch.double)
 
+    def neighbours(self, X: Tensor) -> Tensor:
+        """Encoded configs one step from each row of ``X``: on one parameter, the next or
+        previous listed value, or any other category (local search in discrete spaces)."""
+        grids = [p.grid() for p in self.parameters.values()]
+        rows = []
+        for x in X:
+            for i, grid in enumerate(grids):
+                if grid is None:
+                    continue
+                if i in self.categorical_dims:
+                    options = [g for g in grid if g != float(x[i])]
+                else:
+                    at = min(range(len(grid)), key=lambda k: abs(grid[k] - float(x[i])))
+                    options = [grid[k] for k in (at - 1, at + 1) if 0 <= k < len(grid)]
+                for value in options:
+                    row = x.clone()
+                    row[i] = value
+                    rows.append(row)
+        return torch.stack(rows) if rows else X[:0]
+
     # ------------------------------------------------------------------ conversions
     def encode(self, configs: Iterable[Mapping[str, Any]]) -> Tensor:
         """Configs -> ``n x d`` tensor."""

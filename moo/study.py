@@ -197,14 +197,25 @@ def build_sampler(config: StudyConfig, space: SearchSpace, adapter: Any) -> Base
 def _known_objectives(
     config: StudyConfig, space: SearchSpace, adapter: Any
 ) -> dict[int, Callable[[dict[str, Any]], float]]:
-    """Objectives the adapter computes exactly from the config, by objective index."""
+    """Objectives the adapter computes exactly from the config, by objective index.
+
+    One ``known_metrics`` call serves every known objective of a config: a hardware model
+    costs milliseconds, and the acquisition scores hundreds of configs per proposal.
+    """
     known_metrics = getattr(adapter, "known_metrics", None)
     if known_metrics is None:
         return {}
     names = set(known_metrics(space.sobol(1, config.study.seed)[0]))
+    cache: dict[tuple[tuple[str, Any], ...], Mapping[str, float]] = {}
 
     def metric(name: str) -> Callable[[dict[str, Any]], float]:
-        return lambda cfg: float(known_metrics(cfg)[name])
+        def value(cfg: dict[str, Any]) -> float:
+            key = tuple(sorted(cfg.items()))
+            if key not in cache:
+                cache[key] = known_metrics(cfg)
+            return float(cache[key][name])
+
+        return value
 
     return {i: metric(n) for i, n in enumerate(config.objective_names) if n in names}
 
