@@ -14,11 +14,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from moo.errors import ConfigError
-from moo.space import SearchSpace, format_validation_error
+from moo.space import SearchSpace, format_validation_error, read_yaml
 
 __all__ = [
     "ExecutionSection",
@@ -149,25 +148,12 @@ def default_storage(study_name: str) -> str:
 def load_study_config(path: str | Path) -> StudyConfig:
     """Read and validate a study YAML; a ``space:`` path is resolved next to the file."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: study file not found.") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(f"{path}: not valid YAML ({where}{getattr(e, 'problem', e)}).") from e
+    data = read_yaml(path, what="study file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with study, objective, objectives, space.")
     space = data.get("space")
     if isinstance(space, str):
-        space_path = (path.parent / space).resolve()
-        try:
-            data["space"] = yaml.safe_load(space_path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: space: file {space_path} not found.") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{space_path}: not valid YAML ({e}).") from e
+        data["space"] = read_yaml((path.parent / space).resolve(), what=f"space of {path}")
     return validate_study_config(data, source=str(path))
 
 

@@ -234,14 +234,7 @@ class SearchSpace:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> SearchSpace:
-        path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: search-space file not found.") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(e)}).") from e
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_yaml(path, what="search-space file"), source=str(path))
 
     @classmethod
     def from_optuna(cls, distributions: Mapping[str, BaseDistribution]) -> SearchSpace:
@@ -464,6 +457,16 @@ def _is_member(options: Sequence[Any], value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def read_yaml(path: str | Path, *, what: str) -> Any:
+    """Parse a YAML file; a missing file or a syntax error is one line naming the place."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found.") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(e)}).") from e
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:
