@@ -250,9 +250,9 @@ def devices(
     from objectives.hardware.table import DEVICE_TABLE_COLUMNS, device_table
 
     columns = {k: v for k, v in DEVICE_TABLE_COLUMNS.items() if k != "description"}
-    table = Table(title="device profiles (details: `moo devices --verbose`)")
+    table = Table(title="device profiles (details: `moo devices --verbose`)", padding=(0, 0))
     for key, title in columns.items():
-        table.add_column(title, no_wrap=key in ("device", "core"))
+        table.add_column(title, no_wrap=key in ("device", "core"), overflow="fold")
     if verbose:
         table.add_column("description")
     for row in device_table():
@@ -264,7 +264,7 @@ def devices(
 def _cell(value: object) -> str:
     if value is None:
         return "-"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 @app.command()
