@@ -42,6 +42,7 @@ from objectives.hardware import (
     GraphStats,
     HardwareCost,
     HardwareError,
+    MemoryFootprint,
     cost_on_devices,
     load_device,
     memory_footprint,
@@ -194,6 +195,7 @@ class _TinyMLAdapter:
         self._data: TaskData | None = None
         self._fingerprint = ""
         self._graph = lru_cache(maxsize=_GRAPH_CACHE_SIZE)(self._graph_uncached)
+        self._analytic = lru_cache(maxsize=_GRAPH_CACHE_SIZE)(self._analytic_uncached)
 
     @staticmethod
     def _check_devices(devices: Sequence[str]) -> tuple[str, ...]:
@@ -225,6 +227,14 @@ class _TinyMLAdapter:
         chain, pruned = shaped_chain(arch, self.task, compression)
         return module_graph_stats(chain, self.task.input_shape, compression.bit_widths, pruned)
 
+    def _analytic_uncached(
+        self, arch: ArchSpec, compression: Compression, device: str
+    ) -> HardwareCost | MemoryFootprint:
+        graph = self._graph(arch, compression)
+        if load_device(device).kind == "host":  # measured: only its memory is exact
+            return memory_footprint(graph, device)
+        return cost_on_device(graph, device)
+
     def check(self, config: Config) -> dict[str, float]:
         """Flash and SRAM excess on the config's device, before training (``> 0``: no fit).
 
@@ -233,22 +243,21 @@ class _TinyMLAdapter:
         """
         with _failing_as(config):
             trial = self._trial(config)
-            graph = self._graph(trial.arch, trial.compression)
-            return memory_footprint(graph, trial.device).as_constraints()
+            return self._analytic(trial.arch, trial.compression, trial.device).as_constraints()
 
     def known_metrics(self, config: Config) -> dict[str, float]:
         """Hardware metrics of a config on its device, exactly as ``evaluate`` gives them.
 
-        A measured device (``host``) has no exact latency or energy, so only its flash and
-        SRAM are returned.
+        The sampler calls this for every candidate it scores, so results are memoized. A
+        measured device (``host``) has no exact latency or energy: only its flash and SRAM
+        are returned.
         """
         with _failing_as(config):
             trial = self._trial(config)
-            graph = self._graph(trial.arch, trial.compression)
-            if load_device(trial.device).kind == "host":
-                footprint = memory_footprint(graph, trial.device)
-                return {"flash_kB": footprint.flash_kB, "sram_kB": footprint.sram_kB}
-            return cost_on_device(graph, trial.device).as_metrics()
+            cost = self._analytic(trial.arch, trial.compression, trial.device)
+            if isinstance(cost, HardwareCost):
+                return cost.as_metrics()
+            return {"flash_kB": cost.flash_kB, "sram_kB": cost.sram_kB}
 
     # -- evaluation ------------------------------------------------------------------
 
