@@ -74,6 +74,7 @@ def main() -> None:
         "| max HV | s/proposal near 30 obs | s/proposal near 100 obs |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    out = ROOT / "experiments" / "benchmarks" / "results" / "engine_convergence.md"
     with tempfile.TemporaryDirectory() as tmp:
         storage = f"sqlite:///{tmp}/bench.db"
         for name in STUDIES:
@@ -89,13 +90,13 @@ def main() -> None:
             )
             print(row, flush=True)
             lines.append(row)
+            out.write_text("\n".join(lines) + "\n")  # a stopped run keeps its rows
     lines += [
         "",
         "Seconds are the sampler's own time per BO proposal (`moo:propose_s`), median over",
         "the proposals within 5 trials of the stated count, measured on a shared 2-core",
         "machine with other jobs running: read them as orders of magnitude.",
     ]
-    out = ROOT / "experiments" / "benchmarks" / "results" / "engine_convergence.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}", file=sys.stderr)
 
