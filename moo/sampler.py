@@ -35,11 +35,13 @@ from torch import Tensor
 
 from moo.acquisition import (
     Acquisition,
+    Hyperparameters,
     KnownObjective,
     ProposalProblem,
     best_of,
     build_acquisition,
     fit_model,
+    hyperparameters,
     optimize,
 )
 from moo.space import SearchSpace
@@ -64,6 +66,10 @@ PROPOSE_SECONDS_KEY = "moo:propose_s"
 """System attribute: seconds the sampler spent on the trial's proposal."""
 ACQ_VALUE_KEY = "moo:acq_value"
 """System attribute: the acquisition value of the proposal (log EHVI for qLogNEHVI)."""
+# System attribute: the GP hyperparameters fitted for the trial's proposal. The next
+# proposal starts its fit from the latest of them; kept in the storage, not the sampler,
+# so a resumed study warm-starts exactly as the uninterrupted one did.
+_GP_STATE_KEY = "moo:gp_hyperparameters"
 # Set by optuna's RetryFailedTrialCallback on a re-queued copy of a crashed trial.
 _RETRY_KEY = "failed_trial"
 # Set by ``Study.enqueue_trial``: the params are given, nothing to propose.
@@ -175,8 +181,9 @@ class QNEHVISampler(BaseSampler):
                 warnings.simplefilter("ignore", NumericalWarning)
                 warnings.simplefilter("ignore", OptimizationWarning)
                 warnings.simplefilter("ignore", RuntimeWarning)
-                config, acq_value = self._propose(space, history, study.directions, seed)
+                config, acq_value, state = self._propose(space, history, study.directions, seed)
             kind = "bo"
+            study._storage.set_trial_system_attr(trial._trial_id, _GP_STATE_KEY, state)
         storage = study._storage
         storage.set_trial_system_attr(
             trial._trial_id, PROPOSE_SECONDS_KEY, time.perf_counter() - started
@@ -211,7 +218,7 @@ class QNEHVISampler(BaseSampler):
         history: _History,
         directions: Sequence[StudyDirection],
         seed: int,
-    ) -> tuple[dict[str, Any], float]:
+    ) -> tuple[dict[str, Any], float, Hyperparameters]:
         signs = torch.tensor(
             [1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in directions],
             dtype=torch.double,
@@ -230,6 +237,7 @@ class QNEHVISampler(BaseSampler):
             ref_point=None
             if self._reference_point is None
             else torch.tensor(self._reference_point, dtype=torch.double) * signs,
+            warm_start=history.latest(_GP_STATE_KEY),
         )
         seen = history.seen_keys()
         candidates = None
@@ -237,10 +245,11 @@ class QNEHVISampler(BaseSampler):
             candidates = _unseen(space.grid_points(), seen)
             if len(candidates) == 0:
                 _logger.warning("Every config of the search space was evaluated; repeating one.")
-                return space.decode(space.grid_points()[:1])[0], math.nan
+                return space.decode(space.grid_points()[:1])[0], math.nan, {}
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             model, order = fit_model(problem)
+            state = hyperparameters(model, problem)
             acqf = build_acquisition(self._acquisition, model, order, problem, seed=seed)
             if candidates is None and math.isfinite(space.n_configs()):
                 X, value = _local_search(acqf, space, problem, seen)
@@ -258,7 +267,7 @@ class QNEHVISampler(BaseSampler):
                     space.from_unit_cube(torch.rand(_DEDUP_POOL, space.dim, dtype=torch.double))
                 )
                 X, value = best_of(acqf, _unseen(pool, seen))
-        return space.decode(X)[0], value
+        return space.decode(X)[0], value, state
 
 
 class _History:
@@ -266,6 +275,7 @@ class _History:
 
     def __init__(self, study: Study, space: SearchSpace, *, exclude_number: int) -> None:
         self._space = space
+        self._exclude = exclude_number
         names = set(space.names)
         self.trials = [
             t
@@ -291,6 +301,13 @@ class _History:
             and SIBLING_KEY not in t.user_attrs
             and _RETRY_KEY not in t.system_attrs
         )
+
+    def latest(self, key: str) -> Any:
+        """System attribute ``key`` of the highest-numbered other trial that has it."""
+        for t in sorted(self._all, key=lambda t: t.number, reverse=True):
+            if key in t.system_attrs and t.number != self._exclude:
+                return t.system_attrs[key]
+        return None
 
     def pending(self) -> Tensor | None:
         running = [t for t in self.trials if t.state == TrialState.RUNNING]

@@ -1,0 +1,177 @@
+"""Summary table (markdown) and plots (PNG) of a results CSV.
+
+The summary answers the two quality bars of DESIGN.md per problem and method: the final
+log10 hypervolume gap (mean and spread over seeds, lower is better) and the median
+optimizer seconds per model-based proposal.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from experiments.benchmarks.suite.runner import commands, read_results
+
+__all__ = ["final_gaps", "summary_markdown", "write_report"]
+
+_PANEL_COLUMNS = 4
+
+
+def final_gaps(frame: pd.DataFrame) -> pd.DataFrame:
+    """Final log10 HV gap per run: columns ``method, problem, seed, log10_hv_gap``."""
+    last = frame.loc[frame.groupby(["method", "problem", "seed"])["trial"].idxmax()]
+    return last[["method", "problem", "seed", "log10_hv_gap"]].reset_index(drop=True)
+
+
+def _ordered(frame: pd.DataFrame, column: str) -> list[str]:
+    return list(dict.fromkeys(frame[column]))
+
+
+def _gap_table(frame: pd.DataFrame) -> str:
+    gaps = final_gaps(frame).groupby(["problem", "method"])["log10_hv_gap"]
+    stats = pd.DataFrame({"mean": gaps.mean(), "sd": gaps.std(ddof=1), "n": gaps.size()})
+    problems, methods = _ordered(frame, "problem"), _ordered(frame, "method")
+    budgets = frame.groupby("problem")["trial"].max() + 1
+    ranks = stats["mean"].groupby(level="problem").rank(method="min")
+    mean_rank = ranks.groupby(level="method").mean()
+    n_max = stats["n"].max()
+    header = [f"{p} ({budgets[p]})" for p in problems]
+    lines = [
+        "| method | " + " | ".join(header) + " | mean rank |",
+        "|---" * (len(problems) + 2) + "|",
+    ]
+    for method in methods:
+        cells = []
+        for problem in problems:
+            if (problem, method) not in stats.index:
+                cells.append("-")
+                continue
+            row = stats.loc[(problem, method)]
+            sd = "" if math.isnan(row["sd"]) else f" ± {row['sd']:.2f}"
+            cell = f"{row['mean']:.2f}{sd}" + ("" if row["n"] == n_max else f" (n={row['n']})")
+            best = row["mean"] == stats.loc[problem, "mean"].min()
+            cells.append(f"**{cell}**" if best else cell)
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {mean_rank[method]:.1f} |")
+    return "\n".join(lines)
+
+
+def _seconds_table(frame: pd.DataFrame) -> str:
+    model = frame[~frame["initial"]]
+    medians = model.groupby(["method", "problem"])["propose_s"].median()
+    problems, methods = _ordered(frame, "problem"), _ordered(frame, "method")
+    lines = ["| method | " + " | ".join(problems) + " |", "|---" * (len(problems) + 1) + "|"]
+    for method in methods:
+        cells = [
+            f"{medians[(method, p)]:.3g}" if (method, p) in medians.index else "-" for p in problems
+        ]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def summary_markdown(frame: pd.DataFrame, source: Path, figures: list[Path]) -> str:
+    """The summary page of the runs in ``frame``, read from ``source``."""
+    runs = "\n".join(f"    {command}" for command in commands(source))
+    seeds = frame.groupby(["method", "problem"])["seed"].nunique().max()
+    images = "\n".join(f"![{f.stem}]({f.name})" for f in figures)
+    return f"""# Sampler benchmark summary
+
+Results: `{source.name}` (up to {seeds} seeds per cell), written by:
+
+{runs}
+
+## Final log10 hypervolume gap to the true front (mean ± sd over seeds, lower is better)
+
+Column headers give the trial budget; the best mean per problem is bold, `(n=k)` marks
+cells with fewer seeds than the others, and the mean rank is over the problems a method ran.
+
+{_gap_table(frame)}
+
+## Median optimizer seconds per proposal (model-based proposals only)
+
+{_seconds_table(frame)}
+
+{images}
+"""
+
+
+def _panels(n: int) -> tuple[plt.Figure, list[plt.Axes]]:
+    rows = math.ceil(n / _PANEL_COLUMNS)
+    cols = min(n, _PANEL_COLUMNS)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def _style(methods: list[str]) -> dict[str, dict[str, object]]:
+    """A fixed colour per method and solid lines for moo, so panels read alike."""
+    cmap = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
+    return {
+        m: {"color": cmap(i), "linestyle": "-" if m.startswith("moo") else "--"}
+        for i, m in enumerate(methods)
+    }
+
+
+def _plot_gaps(frame: pd.DataFrame, path: Path, command: str) -> None:
+    problems, methods = _ordered(frame, "problem"), _ordered(frame, "method")
+    style = _style(methods)
+    fig, axes = _panels(len(problems))
+    for ax, problem in zip(axes, problems, strict=True):
+        sub = frame[frame["problem"] == problem]
+        for method, runs in sub.groupby("method", sort=False):
+            gap = runs.groupby("trial")["log10_hv_gap"]
+            mean, sd = gap.mean(), gap.std(ddof=1).fillna(0.0)
+            ax.plot(mean.index + 1, mean, label=method, **style[method])
+            ax.fill_between(
+                mean.index + 1, mean - sd, mean + sd, alpha=0.12, color=style[method]["color"]
+            )
+        ax.set_title(problem)
+        ax.set_xlabel("trials")
+        ax.set_ylabel("log10 HV gap")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Hypervolume gap to the true front (mean ± sd over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Description": command})
+    plt.close(fig)
+
+
+def _plot_seconds(frame: pd.DataFrame, path: Path, command: str) -> None:
+    model = frame[~frame["initial"]]
+    problems, methods = _ordered(frame, "problem"), _ordered(frame, "method")
+    style = _style(methods)
+    fig, axes = _panels(len(problems))
+    for ax, problem in zip(axes, problems, strict=True):
+        sub = model[model["problem"] == problem]
+        for method, runs in sub.groupby("method", sort=False):
+            seconds = runs.groupby("trial")["propose_s"].median()
+            ax.plot(seconds.index, seconds, label=method, **style[method])
+        ax.set_yscale("log")
+        ax.set_title(problem)
+        ax.set_xlabel("observations")
+        ax.set_ylabel("seconds per proposal")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Optimizer seconds per proposal (median over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Description": command})
+    plt.close(fig)
+
+
+def write_report(results: Path) -> list[Path]:
+    """Write the summary and plots next to ``results``; returns the files written."""
+    frame = read_results(results)
+    command = " && ".join(commands(results))
+    out = results.parent
+    figures = [out / "sampler_hv_gap.png", out / "sampler_propose_seconds.png"]
+    _plot_gaps(frame, figures[0], command)
+    _plot_seconds(frame, figures[1], command)
+    summary = out / "sampler_summary.md"
+    summary.write_text(summary_markdown(frame, results, figures))
+    return [summary, *figures]
