@@ -63,38 +63,48 @@ def new_study(sampler: BaseSampler, problem: BenchProblem) -> optuna.Study:
     )
 
 
-def run_optuna(study: optuna.Study, problem: BenchProblem, budget: int) -> list[Step]:
-    """Ask, evaluate and tell ``budget`` trials (enqueued configs are asked first)."""
+def run_optuna(
+    study: optuna.Study, problem: BenchProblem, budget: int, batch: int = 1
+) -> list[Step]:
+    """Ask, evaluate and tell ``budget`` trials (enqueued configs are asked first).
+
+    With ``batch > 1``, ``batch`` trials are asked before any is told, as parallel workers
+    would: each later ask sees the earlier ones as RUNNING (moo passes them as pending).
+    """
     distributions = problem.space.to_optuna()
     steps = []
-    for _ in range(budget):
-        start = perf_counter()
-        trial = study.ask(distributions)
-        # Optuna computes the relative proposal lazily and skips it for a fully enqueued
-        # trial; NSGA-II assigns generations there, so without this the shared design
-        # would not be its first generation. Other samplers return {} during the design.
-        _ = trial.relative_params
-        asked = perf_counter()
-        values = problem.evaluate(trial.params)
-        telling = perf_counter()
-        frozen = study.tell(trial, values)
-        told = perf_counter()
-        reported = frozen.system_attrs.get(PROPOSE_SECONDS_KEY, math.nan)
-        steps.append(Step(values, (asked - start) + (told - telling), reported))
+    while len(steps) < budget:
+        asked = []
+        for _ in range(min(batch, budget - len(steps))):
+            start = perf_counter()
+            trial = study.ask(distributions)
+            # Optuna computes the relative proposal lazily and skips it for a fully
+            # enqueued trial; NSGA-II assigns generations there, so without this the
+            # shared design would not be its first generation. Other samplers return {}
+            # during the design.
+            _ = trial.relative_params
+            asked.append((trial, perf_counter() - start))
+        for trial, ask_s in asked:
+            values = problem.evaluate(trial.params)
+            telling = perf_counter()
+            frozen = study.tell(trial, values)
+            told = perf_counter()
+            reported = frozen.system_attrs.get(PROPOSE_SECONDS_KEY, math.nan)
+            steps.append(Step(values, ask_s + (told - telling), reported))
     return steps
 
 
 SamplerFactory = Callable[[BenchProblem, int], BaseSampler]
 
 
-def _optuna_method(factory: SamplerFactory) -> RunFn:
+def _optuna_method(factory: SamplerFactory, batch: int = 1) -> RunFn:
     def run(
         problem: BenchProblem, seed: int, initial: list[dict[str, Any]], budget: int
     ) -> list[Step]:
         study = new_study(factory(problem, seed), problem)
         for config in initial:
             study.enqueue_trial(config)
-        return run_optuna(study, problem, budget)
+        return run_optuna(study, problem, budget, batch)
 
     return run
 
@@ -148,7 +158,10 @@ METHODS: dict[str, Method] = {
     "moo-qnehvi-known": Method(
         "moo-qnehvi-known", _optuna_method(partial(_moo, "qnehvi", True)), _has_known
     ),
+    "moo-qlognehvi-q4": Method(
+        "moo-qlognehvi-q4", _optuna_method(partial(_moo, "qlognehvi", False), batch=4)
+    ),
     "botorch-loop": Method("botorch-loop", _loop, lambda problem: supports(problem.space)),
 }
 """Method name -> method. ``-known`` variants run only where the problem has known
-objectives (the NAS-Bench-201 latencies)."""
+objectives (the NAS-Bench-201 latencies); ``-q4`` asks 4 trials before telling them."""

@@ -17,6 +17,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from experiments.benchmarks.suite.findings import STOP_METHOD, stop_table, variant_table
 from experiments.benchmarks.suite.runner import commands, read_results
 
 __all__ = ["final_gaps", "summary_markdown", "write_report"]
@@ -96,6 +97,20 @@ cells with fewer seeds than the others, and the mean rank is over the problems a
 ## Median optimizer seconds per proposal (model-based proposals only)
 
 {_seconds_table(frame)}
+
+## Known objectives and batches: final HV gap of a variant over its base (below 1: better)
+
+`-known` models the NAS-Bench-201 latency (a table lookup) exactly instead of by a GP;
+`-q4` asks 4 trials before telling any (the others pending), as 4 parallel workers would.
+
+{variant_table(frame)}
+
+## Convergence stop (`HypervolumeStall`, window 10) on {STOP_METHOD}'s runs
+
+The trial at which the rule would have stopped (the budget when it never fires) and the
+share of the full-budget hypervolume reached there.
+
+{stop_table(frame)}
 
 {images}
 """
