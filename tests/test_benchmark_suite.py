@@ -29,8 +29,12 @@ def test_quick_cell_writes_complete_rows(tmp_path: Path) -> None:
     problem = get_problem("branin_currin")
     budget = problem.n_initial + 2  # two model-based proposals after the shared design
     results = ResultsFile(tmp_path / "sampler_results.csv", "pytest quick cell")
-    for name in ("moo-qlognehvi", "random"):
-        results.append(run_one(problem, METHODS[name], seed=0, budget=budget))
+    results.append(run_one(problem, METHODS["moo-qlognehvi"], seed=0, budget=budget))
+    # A second process writes its own file; its runs are merged in once, not twice.
+    other = ResultsFile(tmp_path / "other" / "sampler_results.csv", "pytest other")
+    other.append(run_one(problem, METHODS["random"], seed=0, budget=budget))
+    assert results.merge(other.path) == 1
+    assert results.merge(other.path) == 0
 
     frame = read_results(results.path)
     assert tuple(frame.columns) == COLUMNS
@@ -58,5 +62,5 @@ def test_quick_cell_writes_complete_rows(tmp_path: Path) -> None:
         "sampler_propose_seconds.png",
     ]
     summary = written[0].read_text()
-    assert "pytest quick cell" in summary
+    assert "pytest quick cell" in summary and "pytest other" in summary
     assert "| moo-qlognehvi |" in summary and "| random |" in summary

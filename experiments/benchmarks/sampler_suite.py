@@ -6,6 +6,7 @@ Usage::
     python -m experiments.benchmarks.sampler_suite --quick    # 1 seed, small budgets
     python -m experiments.benchmarks.sampler_suite --problems zdt1 --methods gp tpe
     python -m experiments.benchmarks.sampler_suite --report-only
+    python -m experiments.benchmarks.sampler_suite --merge /tmp/a/sampler_results.csv
 
 Writes ``sampler_results.csv`` (one row per trial, appended run by run; a restarted
 suite skips the runs already there), ``sampler_summary.md`` and two PNGs into ``--out``.
@@ -58,6 +59,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="only rewrite the summary and plots from the existing CSV",
     )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="collect the runs of these results CSVs (suites run with their own --out) "
+        "into this one instead of running anything",
+    )
     args = parser.parse_args(argv)
     args.problems = args.problems or list(QUICK_PROBLEMS if args.quick else PROBLEMS)
     args.seeds = args.seeds or (1 if args.quick else DEFAULT_SEEDS)
@@ -70,8 +79,12 @@ def main(argv: list[str] | None = None) -> Path:
     argv = sys.argv[1:] if argv is None else argv
     args = _parse(argv)
     path = args.out / "sampler_results.csv"
-    if not args.report_only:
-        command = shlex.join(["python", "-m", "experiments.benchmarks.sampler_suite", *argv])
+    command = shlex.join(["python", "-m", "experiments.benchmarks.sampler_suite", *argv])
+    if args.merge:
+        results = ResultsFile(path, command)
+        for other in args.merge:
+            _logger.info("merged %d runs from %s", results.merge(other), other)
+    elif not args.report_only:
         results = ResultsFile(path, command)
         done = results.done()
         for seed in range(args.seeds):

@@ -75,6 +75,22 @@ class ResultsFile:
         frame = read_results(self.path)
         return set(zip(frame["method"], frame["problem"], frame["seed"], strict=True))
 
+    def merge(self, other: Path) -> int:
+        """Append the runs of another results CSV that this one lacks, and its commands.
+
+        Lets several suite processes write to their own files (no interleaved appends)
+        and be collected into one. Returns the number of runs added.
+        """
+        done = self.done()
+        frame = read_results(other)
+        keys = zip(frame["method"], frame["problem"], frame["seed"], strict=True)
+        new = frame[[key not in done for key in keys]]
+        with self.path.open("a", newline="") as f:
+            for command in commands(other):
+                f.write(f"# command: {command}\n")
+            new.to_csv(f, header=False, index=False, columns=list(COLUMNS))
+        return new.groupby(["method", "problem", "seed"]).ngroups
+
     def append(self, rows: list[dict[str, Any]]) -> None:
         with self.path.open("a", newline="") as f:
             csv.DictWriter(f, fieldnames=COLUMNS).writerows(rows)
