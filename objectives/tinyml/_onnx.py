@@ -3,7 +3,7 @@
 Every evaluated model is exported. The file carries what the graph alone cannot say
 (weight and activation bit widths, weights removed by pruning) as metadata, so that graph
 statistics can be computed from the file. At 8 bits the exported model is also quantized
-to a real int8 QDQ model by onnxruntime and scored by running it in onnxruntime.
+to a real int8 model (QLinearConv, QGemm) by onnxruntime and scored by running it in onnxruntime.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ that includes 0 (onnxruntime's MinMax calibration), with ``a = 8`` for ``b <= 8`
 and W4A8 as CMSIS-NN runs sub-byte weights), ``a = 16`` for ``b = 16`` and no activation
 quantization at 32 bits. Gradients pass straight through the rounding (STE) [Jacob2018].
 
-Activation quantizers sit where onnxruntime's QDQ format puts them: on the input, after
+Activation quantizers sit where onnxruntime's static quantizer puts them: on the input, after
 every ReLU, after global average pooling and on the output. Max pooling and flatten keep
 their input's grid, so they get none.
 
