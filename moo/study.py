@@ -376,7 +376,10 @@ class StudyRun:
         if not all(n in space and space[n].contains(v) for n, v in sibling.overrides.items()):
             return  # e.g. a device the adapter costs but the study's space leaves out
         key = self.space.encode([params])[0].tolist()
-        existing = self.space.encode(t.params for t in self.study.get_trials(deepcopy=False))
+        names = set(self.space.names)
+        trials = self.study.get_trials(deepcopy=False)
+        # A trial that failed before its params were set (a crash) has none to compare.
+        existing = self.space.encode(t.params for t in trials if names <= set(t.params))
         if any(row.tolist() == key for row in existing):
             return
         try:

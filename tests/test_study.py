@@ -259,3 +259,27 @@ def test_postgres_storage_runs_and_resumes(write_study: WriteStudy) -> None:
     study, config = load_study(name, storage=POSTGRES_URL)
     assert [t.number for t in study.get_trials()] == list(range(8))
     assert config.study.name == name
+
+
+def test_siblings_are_added_next_to_a_trial_that_crashed_before_its_params(
+    write_study: WriteStudy,
+) -> None:
+    space = {
+        "parameters": {
+            "x0": {"type": "float", "low": 0.0, "high": 1.0},
+            "x1": {"type": "float", "low": 0.0, "high": 1.0},
+            "device": {"type": "categorical", "choices": ["slow", "mid", "fast"]},
+        }
+    }
+    config = load_study_config(
+        write_study(
+            "crashed",
+            objective={"adapter": "tests.adapters:PerDevice", "options": {}},
+            space=space,
+            stop={"max_trials": 3, "rule": "budget"},
+        )
+    )
+    study = create_study(config)
+    study.add_trial(optuna.trial.create_trial(state=TrialState.FAIL))  # no params at all
+    StudyRun(study, config).run()
+    assert sum(SIBLING_KEY in t.user_attrs for t in study.get_trials()) == 2 * 2
