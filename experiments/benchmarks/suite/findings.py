@@ -13,7 +13,7 @@ import pandas as pd
 
 from moo.convergence import HypervolumeStall, Progress
 
-__all__ = ["STOP_TOLS", "STOP_WINDOW", "stop_table", "variant_table"]
+__all__ = ["STOP_TOLS", "STOP_WINDOW", "share_table", "stop_table", "variant_table"]
 
 VARIANTS: tuple[tuple[str, str], ...] = (
     ("moo-qlognehvi-known", "moo-qlognehvi"),
@@ -28,6 +28,30 @@ STOP_METHOD = "moo-qlognehvi"
 
 def _final(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[frame.groupby(["method", "problem", "seed"])["trial"].idxmax()]
+
+
+def share_table(frame: pd.DataFrame) -> str:
+    """Markdown: mean final hypervolume as a share of the true maximum, method x problem.
+
+    The maximum is recovered from the rows themselves (``hv + 10 ** log10_gap``, from the
+    row with the largest gap, far above the floor), so no problem needs loading.
+    """
+    widest = frame.loc[frame.groupby("problem")["log10_hv_gap"].idxmax()].set_index("problem")
+    max_hv = widest["hypervolume"] + 10 ** widest["log10_hv_gap"]
+    final = _final(frame)
+    share = (
+        (final["hypervolume"] / final["problem"].map(max_hv))
+        .groupby([final["method"], final["problem"]])
+        .mean()
+    )
+    problems = list(dict.fromkeys(frame["problem"]))
+    lines = ["| method | " + " | ".join(problems) + " |", "|---" * (len(problems) + 1) + "|"]
+    for method in dict.fromkeys(frame["method"]):
+        cells = [
+            f"{share[(method, p)]:.2%}" if (method, p) in share.index else "-" for p in problems
+        ]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def variant_table(frame: pd.DataFrame) -> str:

@@ -17,7 +17,12 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from experiments.benchmarks.suite.findings import STOP_METHOD, stop_table, variant_table
+from experiments.benchmarks.suite.findings import (
+    STOP_METHOD,
+    share_table,
+    stop_table,
+    variant_table,
+)
 from experiments.benchmarks.suite.runner import commands, read_results
 
 __all__ = ["final_gaps", "summary_markdown", "write_report"]
@@ -93,6 +98,10 @@ Column headers give the trial budget; the best mean per problem is bold, `(n=k)`
 cells with fewer seeds than the others, and the mean rank is over the problems a method ran.
 
 {_gap_table(frame)}
+
+## Final hypervolume as a share of the true maximum (mean over seeds)
+
+{share_table(frame)}
 
 ## Median optimizer seconds per proposal (model-based proposals only)
 
