@@ -18,6 +18,7 @@ __all__ = ["STOP_TOLS", "STOP_WINDOW", "share_table", "stop_table", "variant_tab
 VARIANTS: tuple[tuple[str, str], ...] = (
     ("moo-qlognehvi-known", "moo-qlognehvi"),
     ("moo-qlognehvi-q4", "moo-qlognehvi"),
+    ("moo-qlognehvi-ref", "moo-qlognehvi"),
 )
 """``(variant, base)`` pairs compared when both are in the results."""
 STOP_WINDOW = 10

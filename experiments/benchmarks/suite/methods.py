@@ -109,13 +109,16 @@ def _optuna_method(factory: SamplerFactory, batch: int = 1) -> RunFn:
     return run
 
 
-def _moo(acquisition: str, known: bool, problem: BenchProblem, seed: int) -> BaseSampler:
+def _moo(
+    acquisition: str, known: bool, problem: BenchProblem, seed: int, *, given_ref: bool = False
+) -> BaseSampler:
     return QNEHVISampler(
         search_space=problem.space,
         seed=seed,
         n_initial=problem.n_initial,
         acquisition=acquisition,  # type: ignore[arg-type]
         known_objectives=problem.known if known else None,
+        reference_point=problem.reference_point if given_ref else None,
     )
 
 
@@ -157,6 +160,11 @@ METHODS: dict[str, Method] = {
     ),
     "moo-qnehvi-known": Method(
         "moo-qnehvi-known", _optuna_method(partial(_moo, "qnehvi", True)), _has_known
+    ),
+    # Told the problem's reference point, as the tutorial loop is (a YAML can give one).
+    "moo-qlognehvi-ref": Method(
+        "moo-qlognehvi-ref",
+        _optuna_method(partial(_moo, "qlognehvi", False, given_ref=True)),
     ),
     "moo-qlognehvi-q4": Method(
         "moo-qlognehvi-q4", _optuna_method(partial(_moo, "qlognehvi", False), batch=4)
