@@ -61,7 +61,7 @@ def _gap_table(frame: pd.DataFrame) -> str:
                 continue
             row = stats.loc[(problem, method)]
             sd = "" if math.isnan(row["sd"]) else f" ± {row['sd']:.2f}"
-            cell = f"{row['mean']:.2f}{sd}" + ("" if row["n"] == n_max else f" (n={row['n']})")
+            cell = f"{row['mean']:.2f}{sd}" + ("" if row["n"] == n_max else f" (n={int(row['n'])})")
             best = row["mean"] == stats.loc[problem, "mean"].min()
             cells.append(f"**{cell}**" if best else cell)
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {mean_rank[method]:.1f} |")
@@ -144,6 +144,15 @@ def _style(methods: list[str]) -> dict[str, dict[str, object]]:
     }
 
 
+def _legend(fig: plt.Figure, axes: list[plt.Axes]) -> None:
+    """One legend for the figure: every method, whichever panels it appears in."""
+    labelled = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            labelled.setdefault(label, handle)
+    fig.legend(labelled.values(), labelled.keys(), loc="lower center", ncol=6, fontsize=8)
+
+
 def _plot_gaps(frame: pd.DataFrame, path: Path, command: str) -> None:
     problems, methods = _ordered(frame, "problem"), _ordered(frame, "method")
     style = _style(methods)
@@ -160,9 +169,9 @@ def _plot_gaps(frame: pd.DataFrame, path: Path, command: str) -> None:
         ax.set_title(problem)
         ax.set_xlabel("trials")
         ax.set_ylabel("log10 HV gap")
-    axes[0].legend(fontsize=7)
+    _legend(fig, axes)
     fig.suptitle("Hypervolume gap to the true front (mean ± sd over seeds)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))  # room for the figure legend below
     fig.savefig(path, dpi=110, metadata={"Description": command})
     plt.close(fig)
 
@@ -181,9 +190,9 @@ def _plot_seconds(frame: pd.DataFrame, path: Path, command: str) -> None:
         ax.set_title(problem)
         ax.set_xlabel("observations")
         ax.set_ylabel("seconds per proposal")
-    axes[0].legend(fontsize=7)
+    _legend(fig, axes)
     fig.suptitle("Optimizer seconds per proposal (median over seeds)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))  # room for the figure legend below
     fig.savefig(path, dpi=110, metadata={"Description": command})
     plt.close(fig)
 
