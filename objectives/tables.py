@@ -204,8 +204,9 @@ def reference_front(problem: str, *, data_dir: str | Path | None = None) -> Refe
     _check_dir(folder)
     problems = json.loads((folder / _FRONTS_FILE).read_text())["problems"]
     if problem not in problems:
-        raise ValueError(f"Unknown NAS-Bench-201 problem {problem!r}; expected one of "
-                         f"{sorted(problems)}.")
+        raise ValueError(
+            f"Unknown NAS-Bench-201 problem {problem!r}; expected one of {sorted(problems)}."
+        )
     entry = problems[problem]
     return ReferenceFront(
         objective_names=tuple(entry["objectives"]),

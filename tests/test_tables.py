@@ -24,7 +24,8 @@ needs_data = pytest.mark.skipif(
 CONTEXT = EvalContext(seed=0, workdir=Path("."))
 # Architecture 0 of NAS-Bench-201, with the HW-NAS-Bench README's latencies for it.
 ARCH_0 = (
-    "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+    "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+"
+    "|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
 )
 CONFIG_0 = {
     "op_0": "avg_pool_3x3",
