@@ -435,8 +435,10 @@ def _unit(value: float, low: float, high: float, log: bool) -> float:
 def _from_unit(u: float, low: float, high: float, log: bool) -> float:
     u = min(max(u, 0.0), 1.0)
     if log:
-        return math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
-    return low + u * (high - low)
+        value = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
+    else:
+        value = low + u * (high - low)
+    return min(max(value, low), high)  # exp(log(high)) can overshoot high by an ulp
 
 
 def _index_of(options: Sequence[Any], value: Any) -> int:
@@ -457,6 +459,11 @@ def _is_member(options: Sequence[Any], value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def row_key(row: Tensor) -> tuple[float, ...]:
+    """Hashable identity of one encoded config, blind to float noise in the encoding."""
+    return tuple(round(float(v), 9) for v in row)
 
 
 def read_yaml(path: str | Path, *, what: str) -> Any:
