@@ -20,7 +20,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from moo.config import StudyConfig
-from moo.convergence import Progress
+from moo.convergence import Progress, hypervolume_history
 from moo.keys import IDEAL_KEY, INFEASIBLE_KEY, REFERENCE_KEY
 from moo.pareto import hypervolume, non_dominated_mask, to_minimization
 from moo.sampler import SIBLING_KEY, default_n_initial
@@ -101,19 +101,22 @@ class StudyHistory:
 
     def hypervolume_history(self, trials: Sequence[FrozenTrial]) -> list[float]:
         """Normalized HV after each finished proposed trial (with its siblings), in order."""
-        ref = self.reference()
-        if ref is None:
+        reference = self.reference()
+        if reference is None:
             return []
-        groups: dict[int, list[FrozenTrial]] = {}
-        for t in trials:
-            if t.state in FINISHED:
-                groups.setdefault(int(t.user_attrs.get(SIBLING_KEY, t.number)), []).append(t)
+        finished = [t for t in trials if t.state in FINISHED]
+        group = [int(t.user_attrs.get(SIBLING_KEY, t.number)) for t in finished]
+        order = sorted(range(len(finished)), key=lambda i: (group[i], finished[i].number))
         m = len(self.config.objectives)
-        history, seen = [], []
-        for number in sorted(groups):
-            seen.extend(groups[number])
-            history.append(self._normalized_hv(objective_rows(seen, m), ref))
-        return history
+        Z = self._normalized(objective_rows([finished[i] for i in order], m), reference)
+        running = hypervolume_history(Z, ["minimize"] * m, [1.0] * m)
+        # A group's value is the HV once its last trial (the proposal or a sibling) is in.
+        ends = [
+            k
+            for k in range(len(order))
+            if k + 1 == len(order) or group[order[k + 1]] != group[order[k]]
+        ]
+        return [running[k] for k in ends]
 
     def status(self) -> RunStatus:
         trials = self.study.get_trials(deepcopy=False)
@@ -144,12 +147,13 @@ class StudyHistory:
     def freeze_reference(self) -> None:
         """Fix the HV reference once the initial design is in: comparable HV from then on."""
         attrs = self.study.user_attrs
+        if IDEAL_KEY in attrs:
+            return  # frozen: nothing to read on every later trial
         trials = self.study.get_trials(deepcopy=False)
+        if sum(feasible(t) for t in proposed(trials)) < max(2, n_initial(self.config)):
+            return
         Y = objective_rows(trials, len(self.config.objectives))
         Y = Y[np.isfinite(Y).all(axis=1)]
-        n_own = sum(feasible(t) for t in proposed(trials))
-        if IDEAL_KEY in attrs or n_own < max(2, n_initial(self.config)):
-            return
         directions = self.config.directions
         Z = to_minimization(Y, directions)
         ideal, nadir = Z.min(axis=0), Z.max(axis=0)
@@ -173,9 +177,11 @@ class StudyHistory:
         ideal = to_minimization(np.array([attrs[IDEAL_KEY]]), directions)[0]
         return ref, ideal
 
-    def _normalized_hv(self, Y: np.ndarray, reference: tuple[np.ndarray, np.ndarray]) -> float:
-        """HV of ``Y`` with each objective scaled so that ideal -> 0 and reference -> 1."""
+    def _normalized(self, Y: np.ndarray, reference: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """``Y`` minimized and scaled so that ideal -> 0 and reference -> 1 per objective."""
         ref, ideal = reference
-        Z = (to_minimization(Y, self.config.directions) - ideal) / (ref - ideal)
-        m = Z.shape[1]
-        return hypervolume(Z, ["minimize"] * m, [1.0] * m)
+        return (to_minimization(Y, self.config.directions) - ideal) / (ref - ideal)
+
+    def _normalized_hv(self, Y: np.ndarray, reference: tuple[np.ndarray, np.ndarray]) -> float:
+        m = Y.shape[1]
+        return hypervolume(self._normalized(Y, reference), ["minimize"] * m, [1.0] * m)

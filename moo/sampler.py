@@ -44,7 +44,7 @@ from moo.acquisition import (
     hyperparameters,
     optimize,
 )
-from moo.space import SearchSpace
+from moo.space import SearchSpace, row_key
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -262,7 +262,7 @@ class QNEHVISampler(BaseSampler):
                     raw_samples=self._raw_samples,
                 )
             X = space.round(X)
-            if _key(X[0]) in seen:
+            if row_key(X[0]) in seen:
                 pool = space.encode(
                     space.from_unit_cube(torch.rand(_DEDUP_POOL, space.dim, dtype=torch.double))
                 )
@@ -328,7 +328,7 @@ class _History:
 
     def seen_keys(self) -> set[tuple[float, ...]]:
         """Encoded configs of every trial (any state): never propose them again."""
-        return {_key(row) for row in self._space.encode(t.params for t in self.trials)}
+        return {row_key(row) for row in self._space.encode(t.params for t in self.trials)}
 
 
 def _local_search(
@@ -362,23 +362,19 @@ def _local_search(
 def _dedupe(X: Tensor) -> Tensor:
     keys: dict[tuple[float, ...], int] = {}
     for i, row in enumerate(X):
-        keys.setdefault(_key(row), i)
+        keys.setdefault(row_key(row), i)
     return X[list(keys.values())]
 
 
-def _key(row: Tensor) -> tuple[float, ...]:
-    return tuple(round(float(v), 9) for v in row)
-
-
 def _unseen(X: Tensor, seen: set[tuple[float, ...]]) -> Tensor:
-    keep = [i for i, row in enumerate(X) if _key(row) not in seen]
+    keep = [i for i, row in enumerate(X) if row_key(row) not in seen]
     return X[keep]
 
 
 def _first_unseen(configs: list[dict[str, Any]], history: _History) -> dict[str, Any]:
     seen = history.seen_keys()
     for config in configs:
-        if _key(history._space.encode([config])[0]) not in seen:
+        if row_key(history._space.encode([config])[0]) not in seen:
             return config
     return configs[0]
 
@@ -394,7 +390,7 @@ def _exact(space: SearchSpace, f: Callable[[dict[str, Any]], float], sign: float
     def evaluate(X: Tensor) -> Tensor:
         values = []
         for row in X.detach():
-            key = _key(row)
+            key = row_key(row)
             if key not in cache:
                 cache[key] = sign * float(f(space.decode(row[None])[0]))
             values.append(cache[key])

@@ -53,7 +53,7 @@ from moo.keys import (
     STOP_REASON_KEY,
 )
 from moo.sampler import SIBLING_KEY, QNEHVISampler
-from moo.space import SearchSpace
+from moo.space import SearchSpace, row_key
 from objectives.protocol import EvalContext, Sibling, TrialResult
 
 __all__ = [
@@ -367,20 +367,31 @@ class StudyRun:
                 for name, path in result.artifacts.items()
             }
             trial.set_user_attr(ARTIFACTS_KEY, ids)
-        for sibling in result.siblings:
-            self._add_sibling(trial.number, config, sibling)
+        if result.siblings:
+            names = set(self.space.names)
+            trials = self.study.get_trials(deepcopy=False)
+            # A trial that failed before its params were set (a crash) has none to compare.
+            seen = {
+                row_key(row)
+                for row in self.space.encode(t.params for t in trials if names <= set(t.params))
+            }
+            for sibling in result.siblings:
+                self._add_sibling(trial.number, config, sibling, seen)
 
-    def _add_sibling(self, parent: int, config: dict[str, Any], sibling: Sibling) -> None:
+    def _add_sibling(
+        self,
+        parent: int,
+        config: dict[str, Any],
+        sibling: Sibling,
+        seen: set[tuple[float, ...]],
+    ) -> None:
+        """Add ``sibling`` as a completed trial unless its config is in ``seen`` (updated)."""
         params = {**config, **sibling.overrides}
         space = self.space.parameters
         if not all(n in space and space[n].contains(v) for n, v in sibling.overrides.items()):
             return  # e.g. a device the adapter costs but the study's space leaves out
-        key = self.space.encode([params])[0].tolist()
-        names = set(self.space.names)
-        trials = self.study.get_trials(deepcopy=False)
-        # A trial that failed before its params were set (a crash) has none to compare.
-        existing = self.space.encode(t.params for t in trials if names <= set(t.params))
-        if any(row.tolist() == key for row in existing):
+        key = row_key(self.space.encode([params])[0])
+        if key in seen:
             return
         try:
             values = self._objective_values(sibling.metrics)
@@ -400,6 +411,7 @@ class StudyRun:
                 constraints={k: float(v) for k, v in sibling.constraints.items()},
             )
         )
+        seen.add(key)
 
     def _after_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         if SIBLING_KEY in trial.user_attrs:

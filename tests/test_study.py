@@ -27,6 +27,14 @@ from tests.conftest import POSTGRES_URL
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 WriteStudy = Callable[..., Path]
 REPO = Path(__file__).resolve().parents[1]
+DEVICE_SPACE = {
+    "parameters": {
+        "x0": {"type": "float", "low": 0.0, "high": 1.0},
+        "x1": {"type": "float", "low": 0.0, "high": 1.0},
+        "device": {"type": "categorical", "choices": ["slow", "mid", "fast"]},
+    }
+}
+"""BraninCurrin inputs plus the staged devices of ``tests.adapters.PerDevice``."""
 
 
 def run_file(path: Path, storage: str | None = None) -> optuna.Study:
@@ -124,17 +132,10 @@ def test_a_hanging_evaluation_is_killed_after_the_timeout(write_study: WriteStud
 def test_siblings_are_free_and_infeasible_configs_are_never_evaluated(
     write_study: WriteStudy,
 ) -> None:
-    space = {
-        "parameters": {
-            "x0": {"type": "float", "low": 0.0, "high": 1.0},
-            "x1": {"type": "float", "low": 0.0, "high": 1.0},
-            "device": {"type": "categorical", "choices": ["slow", "mid", "fast"]},
-        }
-    }
     path = write_study(
         "devices",
         objective={"adapter": "tests.adapters:PerDevice", "options": {"limit": 0.7}},
-        space=space,
+        space=DEVICE_SPACE,
         stop={"max_trials": 10, "rule": "budget"},
     )
     study = run_file(path)
@@ -264,18 +265,11 @@ def test_postgres_storage_runs_and_resumes(write_study: WriteStudy) -> None:
 def test_siblings_are_added_next_to_a_trial_that_crashed_before_its_params(
     write_study: WriteStudy,
 ) -> None:
-    space = {
-        "parameters": {
-            "x0": {"type": "float", "low": 0.0, "high": 1.0},
-            "x1": {"type": "float", "low": 0.0, "high": 1.0},
-            "device": {"type": "categorical", "choices": ["slow", "mid", "fast"]},
-        }
-    }
     config = load_study_config(
         write_study(
             "crashed",
             objective={"adapter": "tests.adapters:PerDevice", "options": {}},
-            space=space,
+            space=DEVICE_SPACE,
             stop={"max_trials": 3, "rule": "budget"},
         )
     )
