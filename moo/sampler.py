@@ -19,6 +19,7 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -144,6 +145,11 @@ class QNEHVISampler(BaseSampler):
         self._raw_samples = raw_samples
         self._independent = RandomSampler(seed=self._seed)
         self._intersection = IntersectionSearchSpace()
+
+    @property
+    def known_objectives(self) -> Mapping[int, Callable[[dict[str, Any]], float]]:
+        """The objectives the acquisition takes exactly instead of learning them."""
+        return MappingProxyType(self._known)
 
     # ------------------------------------------------------------------ BaseSampler
     def reseed_rng(self) -> None:

@@ -53,7 +53,7 @@ from moo.keys import (
     STOP_REASON_KEY,
 )
 from moo.sampler import SIBLING_KEY, QNEHVISampler
-from moo.space import SearchSpace, row_key
+from moo.space import CategoricalParam, SearchSpace, row_key
 from objectives.protocol import EvalContext, Sibling, TrialResult
 
 __all__ = [
@@ -200,12 +200,20 @@ def _known_objectives(
     """Objectives the adapter computes exactly from the config, by objective index.
 
     One ``known_metrics`` call serves every known objective of a config: a hardware model
-    costs milliseconds, and the acquisition scores hundreds of configs per proposal.
+    costs milliseconds, and the acquisition scores hundreds of configs per proposal. A
+    metric counts as known only if the adapter knows it for every choice of every
+    categorical parameter: a measured device (``host``) has no exact latency, and a
+    model that is exact on the MCUs but missing on the host cannot serve the acquisition.
     """
     known_metrics = getattr(adapter, "known_metrics", None)
     if known_metrics is None:
         return {}
-    names = set(known_metrics(space.sobol(1, config.study.seed)[0]))
+    names = set(config.objective_names)
+    for probe in _probes(space, config.study.seed):
+        try:
+            names &= set(known_metrics(probe))
+        except Exception:  # an unrealisable probe says nothing about which names exist
+            continue
     cache: dict[tuple[tuple[str, Any], ...], Mapping[str, float]] = {}
 
     def metric(name: str) -> Callable[[dict[str, Any]], float]:
@@ -218,6 +226,17 @@ def _known_objectives(
         return value
 
     return {i: metric(n) for i, n in enumerate(config.objective_names) if n in names}
+
+
+def _probes(space: SearchSpace, seed: int) -> list[dict[str, Any]]:
+    """A Sobol config, and that config with each choice of each categorical parameter."""
+    base = space.sobol(1, seed)[0]
+    return [base] + [
+        {**base, name: choice}
+        for name, param in space.parameters.items()
+        if isinstance(param, CategoricalParam)
+        for choice in param.choices
+    ]
 
 
 # ---------------------------------------------------------------------- the run

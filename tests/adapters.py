@@ -86,3 +86,12 @@ class PerDevice:
             ),
             attrs={"evaluation": self.evaluations},
         )
+
+
+class MeasuredOnFast(PerDevice):
+    """``PerDevice`` whose ``f0`` is known exactly except on ``fast``, which, like the
+    ``host`` device, is measured: its ``known_metrics`` lacks ``f0``."""
+
+    def known_metrics(self, config: Mapping[str, Any]) -> dict[str, float]:
+        speed = SPEED[config["device"]]
+        return {"speed": speed} if config["device"] == "fast" else {"f0": speed, "speed": speed}

@@ -21,7 +21,8 @@ from moo.cli import app
 from moo.config import load_study_config
 from moo.keys import ERROR_KEY, HV_KEY, INFEASIBLE_KEY, STOP_REASON_KEY
 from moo.sampler import SIBLING_KEY
-from moo.study import StudyRun, create_study, load_study
+from moo.study import StudyRun, build_sampler, create_study, load_study
+from tests.adapters import MeasuredOnFast
 from tests.conftest import POSTGRES_URL
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -127,6 +128,28 @@ def test_a_hanging_evaluation_is_killed_after_the_timeout(write_study: WriteStud
     assert len(trials) == 8 and timed_out
     assert all(t.params["x0"] < 0.3 for t in timed_out)
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 8 - len(timed_out)
+
+
+@pytest.mark.parametrize(
+    ("objectives", "known"),
+    [(["f0", "f1"], set()), (["speed", "f1"], {"speed"})],
+    ids=["f0-measured-on-one-device", "speed-known-everywhere"],
+)
+def test_a_metric_is_known_only_if_every_device_knows_it(
+    write_study: WriteStudy, objectives: list[str], known: set[str]
+) -> None:
+    path = write_study(
+        "known",
+        objective={"adapter": "tests.adapters:MeasuredOnFast", "options": {}},
+        objectives=[{"name": n, "direction": "minimize"} for n in objectives],
+        space=DEVICE_SPACE,
+    )
+    config = load_study_config(path)
+    sampler = build_sampler(config, config.search_space(), MeasuredOnFast())
+    exact = sampler.known_objectives
+    assert {objectives[i] for i in exact} == known
+    for i in exact:
+        assert exact[i]({"x0": 0.5, "x1": 0.5, "device": "slow"}) == 2.0
 
 
 def test_siblings_are_free_and_infeasible_configs_are_never_evaluated(
