@@ -90,8 +90,19 @@ class StudyHistory:
         self.study, self.config = study, config
         self._started = time.monotonic() if started is None else started
 
-    def progress(self) -> Progress:
+    def snapshot(self) -> tuple[RunStatus, Progress]:
+        """Status and progress from one read of the trials: one storage query per trial
+        instead of two (the read dominates with many trials on a remote database)."""
         trials = self.study.get_trials(deepcopy=False)
+        return self._status(trials), self._progress(trials)
+
+    def progress(self) -> Progress:
+        return self._progress(self.study.get_trials(deepcopy=False))
+
+    def status(self) -> RunStatus:
+        return self._status(self.study.get_trials(deepcopy=False))
+
+    def _progress(self, trials: Sequence[FrozenTrial]) -> Progress:
         finished = [t for t in proposed(trials) if t.state in FINISHED]
         return Progress(
             n_trials=len(finished),
@@ -118,8 +129,7 @@ class StudyHistory:
         ]
         return [running[k] for k in ends]
 
-    def status(self) -> RunStatus:
-        trials = self.study.get_trials(deepcopy=False)
+    def _status(self, trials: Sequence[FrozenTrial]) -> RunStatus:
         own = [t for t in proposed(trials) if t.state in FINISHED]
         ref = self.reference()
         Y = objective_rows(trials, len(self.config.objectives))

@@ -436,8 +436,10 @@ class StudyRun:
         if SIBLING_KEY in trial.user_attrs:
             return
         self.history.freeze_reference()
-        self._report()
-        reason = self._stop_rule.update(self.history.progress())
+        status, progress = self.history.snapshot()
+        if self.on_trial is not None:
+            self.on_trial(status)
+        reason = self._stop_rule.update(progress)
         if reason is not None:
             study.set_user_attr(STOP_REASON_KEY, reason)  # other workers see it and stop
         if study.user_attrs.get(STOP_REASON_KEY):

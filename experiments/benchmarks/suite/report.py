@@ -8,7 +8,9 @@ optimizer seconds per model-based proposal.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -135,7 +137,7 @@ def _panels(n: int) -> tuple[plt.Figure, list[plt.Axes]]:
     return fig, flat[:n]
 
 
-def _style(methods: list[str]) -> dict[str, dict[str, object]]:
+def _style(methods: list[str]) -> dict[str, dict[str, Any]]:
     """A fixed colour per method and solid lines for moo, so panels read alike."""
     cmap = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
     return {
@@ -153,48 +155,44 @@ def _legend(fig: plt.Figure, axes: list[plt.Axes]) -> None:
     fig.legend(labelled.values(), labelled.keys(), loc="lower center", ncol=6, fontsize=8)
 
 
-def _plot_gaps(frame: pd.DataFrame, path: Path, command: str) -> None:
+DrawPanel = Callable[[plt.Axes, pd.DataFrame, dict[str, dict[str, Any]]], None]
+"""Draws one problem's runs (all methods) on its axes, in the methods' styles."""
+
+
+def _figure(frame: pd.DataFrame, draw: DrawPanel, title: str, path: Path, command: str) -> None:
+    """One panel per problem, one legend for all; the command is saved in the PNG."""
     problems, methods = _ordered(frame, "problem"), _ordered(frame, "method")
     style = _style(methods)
     fig, axes = _panels(len(problems))
     for ax, problem in zip(axes, problems, strict=True):
-        sub = frame[frame["problem"] == problem]
-        for method, runs in sub.groupby("method", sort=False):
-            gap = runs.groupby("trial")["log10_hv_gap"]
-            mean, sd = gap.mean(), gap.std(ddof=1).fillna(0.0)
-            ax.plot(mean.index + 1, mean, label=method, **style[method])
-            ax.fill_between(
-                mean.index + 1, mean - sd, mean + sd, alpha=0.12, color=style[method]["color"]
-            )
+        draw(ax, frame[frame["problem"] == problem], style)
         ax.set_title(problem)
-        ax.set_xlabel("trials")
-        ax.set_ylabel("log10 HV gap")
     _legend(fig, axes)
-    fig.suptitle("Hypervolume gap to the true front (mean ± sd over seeds)")
+    fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.08, 1, 1))  # room for the figure legend below
     fig.savefig(path, dpi=110, metadata={"Description": command})
     plt.close(fig)
 
 
-def _plot_seconds(frame: pd.DataFrame, path: Path, command: str) -> None:
-    model = frame[~frame["initial"]]
-    problems, methods = _ordered(frame, "problem"), _ordered(frame, "method")
-    style = _style(methods)
-    fig, axes = _panels(len(problems))
-    for ax, problem in zip(axes, problems, strict=True):
-        sub = model[model["problem"] == problem]
-        for method, runs in sub.groupby("method", sort=False):
-            seconds = runs.groupby("trial")["propose_s"].median()
-            ax.plot(seconds.index, seconds, label=method, **style[method])
-        ax.set_yscale("log")
-        ax.set_title(problem)
-        ax.set_xlabel("observations")
-        ax.set_ylabel("seconds per proposal")
-    _legend(fig, axes)
-    fig.suptitle("Optimizer seconds per proposal (median over seeds)")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))  # room for the figure legend below
-    fig.savefig(path, dpi=110, metadata={"Description": command})
-    plt.close(fig)
+def _draw_gaps(ax: plt.Axes, runs: pd.DataFrame, style: dict[str, dict[str, Any]]) -> None:
+    for method, by_method in runs.groupby("method", sort=False):
+        gap = by_method.groupby("trial")["log10_hv_gap"]
+        mean, sd = gap.mean(), gap.std(ddof=1).fillna(0.0)
+        ax.plot(mean.index + 1, mean, label=method, **style[method])
+        ax.fill_between(
+            mean.index + 1, mean - sd, mean + sd, alpha=0.12, color=style[method]["color"]
+        )
+    ax.set_xlabel("trials")
+    ax.set_ylabel("log10 HV gap")
+
+
+def _draw_seconds(ax: plt.Axes, runs: pd.DataFrame, style: dict[str, dict[str, Any]]) -> None:
+    for method, by_method in runs[~runs["initial"]].groupby("method", sort=False):
+        seconds = by_method.groupby("trial")["propose_s"].median()
+        ax.plot(seconds.index, seconds, label=method, **style[method])
+    ax.set_yscale("log")
+    ax.set_xlabel("observations")
+    ax.set_ylabel("seconds per proposal")
 
 
 def write_report(results: Path) -> list[Path]:
@@ -203,8 +201,20 @@ def write_report(results: Path) -> list[Path]:
     command = " && ".join(commands(results))
     out = results.parent
     figures = [out / "sampler_hv_gap.png", out / "sampler_propose_seconds.png"]
-    _plot_gaps(frame, figures[0], command)
-    _plot_seconds(frame, figures[1], command)
+    _figure(
+        frame,
+        _draw_gaps,
+        "Hypervolume gap to the true front (mean ± sd over seeds)",
+        figures[0],
+        command,
+    )
+    _figure(
+        frame,
+        _draw_seconds,
+        "Optimizer seconds per proposal (median over seeds)",
+        figures[1],
+        command,
+    )
     summary = out / "sampler_summary.md"
     summary.write_text(summary_markdown(frame, results, figures))
     return [summary, *figures]
