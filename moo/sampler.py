@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACQ_VALUE_KEY",
+    "GP_STATE_KEY",
     "PROPOSE_SECONDS_KEY",
     "SIBLING_KEY",
     "QNEHVISampler",
@@ -67,10 +68,10 @@ PROPOSE_SECONDS_KEY = "moo:propose_s"
 """System attribute: seconds the sampler spent on the trial's proposal."""
 ACQ_VALUE_KEY = "moo:acq_value"
 """System attribute: the acquisition value of the proposal (log EHVI for qLogNEHVI)."""
-# System attribute: the GP hyperparameters fitted for the trial's proposal. The next
-# proposal starts its fit from the latest of them; kept in the storage, not the sampler,
-# so a resumed study warm-starts exactly as the uninterrupted one did.
-_GP_STATE_KEY = "moo:gp_hyperparameters"
+GP_STATE_KEY = "moo:gp_hyperparameters"
+"""System attribute: the GP hyperparameters fitted for the trial's proposal. The next
+proposal starts its fit from the latest of them; kept in the storage, not the sampler,
+so a resumed study warm-starts exactly as the uninterrupted one did."""
 # Set by optuna's RetryFailedTrialCallback on a re-queued copy of a crashed trial.
 _RETRY_KEY = "failed_trial"
 # Set by ``Study.enqueue_trial``: the params are given, nothing to propose.
@@ -189,7 +190,7 @@ class QNEHVISampler(BaseSampler):
                 warnings.simplefilter("ignore", RuntimeWarning)
                 config, acq_value, state = self._propose(space, history, study.directions, seed)
             kind = "bo"
-            study._storage.set_trial_system_attr(trial._trial_id, _GP_STATE_KEY, state)
+            study._storage.set_trial_system_attr(trial._trial_id, GP_STATE_KEY, state)
         storage = study._storage
         storage.set_trial_system_attr(
             trial._trial_id, PROPOSE_SECONDS_KEY, time.perf_counter() - started
@@ -243,7 +244,7 @@ class QNEHVISampler(BaseSampler):
             ref_point=None
             if self._reference_point is None
             else torch.tensor(self._reference_point, dtype=torch.double) * signs,
-            warm_start=history.latest(_GP_STATE_KEY),
+            warm_start=history.latest(GP_STATE_KEY),
         )
         seen = history.seen_keys()
         candidates = None

@@ -17,10 +17,11 @@ import pytest
 from optuna.trial import TrialState
 from typer.testing import CliRunner
 
+import moo.acquisition
 from moo.cli import app
 from moo.config import load_study_config
 from moo.keys import ERROR_KEY, HV_KEY, INFEASIBLE_KEY, STOP_REASON_KEY
-from moo.sampler import SIBLING_KEY
+from moo.sampler import GP_STATE_KEY, SIBLING_KEY
 from moo.study import StudyRun, build_sampler, create_study, load_study
 from tests.adapters import MeasuredOnFast
 from tests.conftest import POSTGRES_URL
@@ -63,6 +64,23 @@ def test_resume_continues_where_it_stopped_and_proposes_the_same(write_study: Wr
     assert params_and_values(resumed)[:8] == before  # nothing lost or changed
     assert config.stop.max_trials == 12  # the raised budget is stored in the study
     assert [t.params for t in trials] == [t.params for t in whole.get_trials()]
+
+
+def test_resume_warm_starts_the_gp_exactly_as_the_uninterrupted_run(
+    write_study: WriteStudy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Warm starts begin at 48 observations in production; 8 keeps the study small. The
+    # hyperparameters live in the storage, so the resumed process must find and use them.
+    monkeypatch.setattr(moo.acquisition, "_WARM_START_MIN_OBSERVATIONS", 8)
+    whole = run_file(write_study("whole", stop={"max_trials": 14, "rule": "budget"}))
+    run_file(write_study("part", stop={"max_trials": 11, "rule": "budget"}))
+
+    result = CliRunner().invoke(app, ["resume", "part", "--max-trials", "14"])
+    assert result.exit_code == 0, result.output
+    resumed, _ = load_study("part")
+    warm = [t for t in resumed.get_trials() if GP_STATE_KEY in t.system_attrs]
+    assert len(warm) >= 14 - 6  # every BO proposal stored its fit
+    assert [t.params for t in resumed.get_trials()] == [t.params for t in whole.get_trials()]
 
 
 def test_hypervolume_is_recorded_and_the_stall_rule_stops_the_study(
