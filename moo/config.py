@@ -75,7 +75,7 @@ class StopSection(_Section):
     tol: float = Field(default=1e-2, ge=0)
     """Stop when the hypervolume gained over ``window`` trials is below ``tol`` x HV."""
     min_trials: int | None = Field(default=None, ge=1)
-    """No convergence stop before this many trials; default: initial design + window."""
+    """No convergence stop before this many trials; default: initial design + 2 windows."""
 
 
 class ExecutionSection(_Section):

@@ -38,7 +38,14 @@ from optuna.trial import FrozenTrial, create_trial
 from sqlalchemy.engine import make_url
 
 from moo.config import StudyConfig, default_storage, load_adapter, validate_study_config
-from moo.convergence import AnyOf, HypervolumeStall, MaxTime, MaxTrials, StopRule
+from moo.convergence import (
+    AnyOf,
+    HypervolumeStall,
+    MaxTime,
+    MaxTrials,
+    StopRule,
+    default_min_trials,
+)
 from moo.errors import ConfigError, EvaluationError, StudyNotFoundError
 from moo.executors import Evaluator, make_evaluator, run_on_dask
 from moo.history import RunStatus, StudyHistory, n_initial
@@ -281,7 +288,7 @@ class StudyRun:
         if stop.max_time is not None:
             rules.append(MaxTime(stop.max_time))
         if stop.rule == "hv_stall":
-            min_trials = stop.min_trials or n_initial(self.config) + stop.window
+            min_trials = stop.min_trials or default_min_trials(n_initial(self.config), stop.window)
             rules.append(HypervolumeStall(window=stop.window, tol=stop.tol, min_trials=min_trials))
         return AnyOf(*rules)
 

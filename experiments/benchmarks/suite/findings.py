@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from moo.convergence import HypervolumeStall, Progress
+from moo.convergence import HypervolumeStall, Progress, default_min_trials
 
 __all__ = ["STOP_TOLS", "STOP_WINDOW", "share_table", "stop_table", "variant_table"]
 
@@ -83,7 +83,7 @@ def stop_trial(hv: list[float], rule: HypervolumeStall) -> int | None:
 def stop_table(frame: pd.DataFrame) -> str:
     """Markdown: per problem and tolerance, mean stop trial and HV share kept there.
 
-    ``min_trials`` is the engine's default, initial design plus window. Hypervolume is the
+    ``min_trials`` is the engine's default (``default_min_trials``). Hypervolume is the
     suite's (the problem's reference point), close to the engine's normalized one.
     """
     runs = frame[frame["method"] == STOP_METHOD]
@@ -98,7 +98,9 @@ def stop_table(frame: pd.DataFrame) -> str:
             stops, shares = [], []
             for hv in traces:
                 rule = HypervolumeStall(
-                    window=STOP_WINDOW, tol=tol, min_trials=n_initial[problem] + STOP_WINDOW
+                    window=STOP_WINDOW,
+                    tol=tol,
+                    min_trials=default_min_trials(n_initial[problem], STOP_WINDOW),
                 )
                 t = stop_trial(hv, rule) or len(hv)
                 stops.append(t)
