@@ -1,0 +1,90 @@
+"""Which inferred reference point should moo's sampler use when the YAML gives none?
+
+Usage::
+
+    OMP_NUM_THREADS=1 python -m experiments.benchmarks.reference_point_heuristics \\
+        HEURISTIC SEEDS PROBLEM [PROBLEM ...]
+
+    e.g. ... reference_point_heuristics front 1,2 dtlz2 zdt1 vehicle_safety
+
+Runs the suite's ``moo-qlognehvi`` (same problems, budgets and Sobol designs as
+``sampler_suite``) with ``moo.acquisition.reference_point`` replaced by one heuristic,
+and appends one row per run (final log10 HV gap to the true front, lower is better) to
+``results/reference_point_heuristics.md``. Heuristics, in BoTorch's maximization
+convention:
+
+- ``worst``: the worst observation of each objective minus 10% of the observed range
+  (moo's default; Optuna's GPSampler does the same in standardized units);
+- ``front``: the nadir of the observed front minus 10% of the front's range (BoTorch's
+  ``infer_reference_point``, Ax's default);
+- ``wide``: the front's nadir minus half its range, but not beyond ``worst``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from botorch.utils.multi_objective import is_non_dominated
+from torch import Tensor
+
+import moo.acquisition
+from experiments.benchmarks.suite.methods import METHODS
+from experiments.benchmarks.suite.problems import get_problem
+from experiments.benchmarks.suite.runner import run_one
+
+OUT = Path(__file__).resolve().parent / "results" / "reference_point_heuristics.md"
+HEADER = """# Inferred reference point: final log10 HV gap of moo-qlognehvi (lower is better)
+
+Rows are appended by `OMP_NUM_THREADS=1 python -m
+experiments.benchmarks.reference_point_heuristics HEURISTIC SEEDS PROBLEM...` (see the
+script's docstring for the heuristics). Same problems, budgets and seeds as the sampler
+suite; seed 0 of `worst` is the suite's `moo-qlognehvi` row.
+
+| heuristic | problem | seed | final log10 HV gap |
+|---|---|---|---|
+"""
+
+
+def _front_bounds(Y: Tensor) -> tuple[Tensor, Tensor]:
+    front = Y[is_non_dominated(Y)]
+    return front.min(dim=0).values, front.max(dim=0).values
+
+
+def front(Y: Tensor) -> Tensor:
+    nadir, ideal = _front_bounds(Y)
+    return nadir - 0.1 * (ideal - nadir).clamp_min(1e-9)
+
+
+def wide(Y: Tensor) -> Tensor:
+    nadir, ideal = _front_bounds(Y)
+    span = (ideal - nadir).clamp_min(1e-9)
+    return torch.maximum(nadir - 0.5 * span, Y.min(dim=0).values - 0.1 * span)
+
+
+HEURISTICS: dict[str, Callable[[Tensor], Tensor]] = {
+    "worst": moo.acquisition.reference_point,
+    "front": front,
+    "wide": wide,
+}
+
+
+def main(argv: list[str]) -> None:
+    name, seeds, problems = argv[0], [int(s) for s in argv[1].split(",")], argv[2:]
+    moo.acquisition.reference_point = HEURISTICS[name]  # read at each proposal
+    if not OUT.exists():
+        OUT.write_text(HEADER)
+    for problem_name in problems:
+        problem = get_problem(problem_name)
+        for seed in seeds:
+            rows = run_one(problem, METHODS["moo-qlognehvi"], seed, problem.budget)
+            line = f"| {name} | {problem_name} | {seed} | {rows[-1]['log10_hv_gap']:.3f} |"
+            print(line, flush=True)
+            with OUT.open("a") as out:
+                out.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
