@@ -17,7 +17,8 @@ convention:
   (moo's default; Optuna's GPSampler does the same in standardized units);
 - ``front``: the nadir of the observed front minus 10% of the front's range (BoTorch's
   ``infer_reference_point``, Ax's default);
-- ``wide``: the front's nadir minus half its range, but not beyond ``worst``.
+- ``wide``: the front's nadir minus half its range, but not beyond ``worst``;
+- ``alternate``: ``wide`` and ``worst`` on alternate proposals.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ suite; seed 0 of `worst` is the suite's `moo-qlognehvi` row.
 """
 
 
+worst = moo.acquisition.reference_point  # the original, kept before main() replaces it
+
+
 def _front_bounds(Y: Tensor) -> tuple[Tensor, Tensor]:
     front = Y[is_non_dominated(Y)]
     return front.min(dim=0).values, front.max(dim=0).values
@@ -64,10 +68,17 @@ def wide(Y: Tensor) -> Tensor:
     return torch.maximum(nadir - 0.5 * span, Y.min(dim=0).values - 0.1 * span)
 
 
+def alternate(Y: Tensor) -> Tensor:
+    """``wide`` and ``worst`` on alternate proposals (by the number of observations, so a
+    resumed study alternates as the uninterrupted one did)."""
+    return wide(Y) if len(Y) % 2 == 0 else worst(Y)
+
+
 HEURISTICS: dict[str, Callable[[Tensor], Tensor]] = {
-    "worst": moo.acquisition.reference_point,
+    "worst": worst,
     "front": front,
     "wide": wide,
+    "alternate": alternate,
 }
 
 
