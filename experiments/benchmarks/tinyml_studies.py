@@ -70,18 +70,14 @@ def summarize(name: str) -> list[str]:
         )
         lines.append(f"- median seconds per freshly trained trial (n={len(fresh)}): {medians}")
     best_trained = max(_metrics(t).get(f"{quality}_trained", np.nan) for t in complete)
-    best = max(complete, key=lambda t: _metrics(t)[quality])
-    lines += [
-        f"- best {quality} after training (float): {best_trained:.3f}",
-        f"- most {quality} after compression: {_describe(best, quality)}",
-    ]
     front = front_trials(study, config)
     energy = config.objective_names.index("energy_mJ")
-    lowest = min(front, key=lambda t: t.values[energy])
-    knee = pick_trial(study, config, "knee")
     lines += [
-        f"- front: {len(front)} trials; lowest energy: {_describe(lowest, quality)}",
-        f"- knee: {_describe(knee, quality)}",
+        f"- best {quality} after training (float): {best_trained:.3f}",
+        f"- front: {len(front)} trials",
+        f"  - most {quality}: {_describe(max(front, key=lambda t: _metrics(t)[quality]), quality)}",
+        f"  - knee: {_describe(pick_trial(study, config, 'knee'), quality)}",
+        f"  - least energy: {_describe(min(front, key=lambda t: t.values[energy]), quality)}",
     ]
     pairs = [
         (_metrics(t)[quality], _metrics(t)[f"{quality}_ort_int8"])
@@ -110,7 +106,7 @@ def main(names: list[str]) -> None:
     ]
     for name in names:
         lines += summarize(name)
-        print("\n".join(lines[-8:]), flush=True)
+        print("\n".join(lines[-9:]), flush=True)
     OUT.write_text("\n".join(lines))
     print(f"wrote {OUT}", file=sys.stderr)
 
