@@ -9,6 +9,8 @@ from typing import Any
 import onnx
 import pytest
 
+from moo.config import validate_study_config
+from moo.study import build_sampler
 from objectives.hardware import known_devices, load_device
 from objectives.protocol import EvalContext
 from objectives.tinyml import (
@@ -34,6 +36,15 @@ CNN: dict[str, Any] = {
     "prune_kind": "structured",
     "device": "cortex_m4",
 }
+
+DIGITS_SPACE: dict[str, Any] = {
+    "arch": {"type": "categorical", "choices": ["mlp", "cnn"]},
+    "blocks": {"type": "int", "low": 1, "high": 2},
+    "channels": {"type": "int", "low": 4, "high": 16},
+    "kernel": {"type": "ordinal", "values": [3, 5]},
+    "bits": {"type": "ordinal", "values": [4, 8]},
+}
+HOST_OR_M4 = {"type": "categorical", "choices": ["cortex_m4", "host"]}
 
 
 def _adapter(**options: Any) -> Classifier:
@@ -222,3 +233,27 @@ def test_anomaly_detector_scores_gunpoint_by_auc(tmp_path: Path) -> None:
     assert 0.7 < metrics["auc"] <= 1.0  # better than chance (0.5) by a margin
     assert abs(metrics["auc_ort_int8"] - metrics["auc"]) <= 0.02
     assert adapter.known_metrics(config) == {name: metrics[name] for name in HARDWARE}
+
+
+def test_a_study_with_the_measured_host_learns_latency_but_knows_flash(tmp_path: Path) -> None:
+    """The host's latency is measured, so only flash stays exact across all devices."""
+    config = validate_study_config(
+        {
+            "study": {"name": "host_and_mcu", "seed": 0},
+            "objective": {
+                "adapter": "objectives.tinyml:Classifier",
+                "options": {"task": "digits", "devices": ["host", "cortex_m4"]},
+            },
+            "objectives": [
+                {"name": "accuracy", "direction": "maximize"},
+                {"name": "latency_ms", "direction": "minimize"},
+                {"name": "flash_kB", "direction": "minimize"},
+            ],
+            "space": {"parameters": {**DIGITS_SPACE, "device": HOST_OR_M4}},
+        },
+        source="test",
+    )
+    adapter = Classifier(task="digits", devices=["host", "cortex_m4"])
+    sampler = build_sampler(config, config.search_space(), adapter)
+    assert list(sampler.known_objectives) == [2]
+    assert sampler.known_objectives[2](CNN) == adapter.known_metrics(CNN)["flash_kB"]
