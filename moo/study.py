@@ -235,15 +235,23 @@ def _known_objectives(
     return {i: metric(n) for i, n in enumerate(config.objective_names) if n in names}
 
 
-def _probes(space: SearchSpace, seed: int) -> list[dict[str, Any]]:
-    """A Sobol config, and that config with each choice of each categorical parameter."""
-    base = space.sobol(1, seed)[0]
-    return [base] + [
-        {**base, name: choice}
+def _probes(space: SearchSpace, seed: int, n_base: int = 8) -> list[dict[str, Any]]:
+    """Sobol configs, each also with every choice of every categorical parameter.
+
+    Several bases, because a base the adapter cannot realise (too many pooling blocks for
+    the input) answers nothing, and each choice must be asked at least once.
+    """
+    categoricals = {
+        name: param.choices
         for name, param in space.parameters.items()
         if isinstance(param, CategoricalParam)
-        for choice in param.choices
-    ]
+    }
+    return [
+        {**base, name: choice}
+        for base in space.sobol(n_base, seed)
+        for name, choices in categoricals.items()
+        for choice in choices
+    ] or space.sobol(n_base, seed)
 
 
 # ---------------------------------------------------------------------- the run

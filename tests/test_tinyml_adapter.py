@@ -39,6 +39,8 @@ CNN: dict[str, Any] = {
 
 DIGITS_SPACE: dict[str, Any] = {
     "arch": {"type": "categorical", "choices": ["mlp", "cnn"]},
+    "depth": {"type": "int", "low": 1, "high": 2},
+    "width": {"type": "int", "low": 8, "high": 32},
     "blocks": {"type": "int", "low": 1, "high": 2},
     "channels": {"type": "int", "low": 4, "high": 16},
     "kernel": {"type": "ordinal", "values": [3, 5]},
