@@ -72,7 +72,7 @@ class StopSection(_Section):
     """Seconds of wall-clock time for one ``moo run`` / ``moo resume``."""
     rule: Literal["hv_stall", "budget"] = "hv_stall"
     window: int = Field(default=10, ge=1)
-    tol: float = Field(default=1e-2, ge=0)
+    tol: float = Field(default=1e-3, ge=0)
     """Stop when the hypervolume gained over ``window`` trials is below ``tol`` x HV."""
     min_trials: int | None = Field(default=None, ge=1)
     """No convergence stop before this many trials; default: initial design + 2 windows."""

@@ -29,6 +29,7 @@ __all__ = [
     "RunStatus",
     "StudyHistory",
     "feasible",
+    "inferred_scale",
     "n_initial",
     "proposed",
 ]
@@ -42,6 +43,17 @@ _REFERENCE_MARGIN = 0.1
 def n_initial(config: StudyConfig) -> int:
     """Trials of the initial design: the YAML's, else ``2 (d + 1)``."""
     return config.sampler.n_initial or default_n_initial(len(config.space["parameters"]))
+
+
+def inferred_scale(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ideal point and inferred reference point of the minimized rows ``Z`` (``n x m``).
+
+    The reference is the nadir pushed out by ``_REFERENCE_MARGIN`` of the range (of the
+    value itself, at least 1, for an objective that did not vary).
+    """
+    ideal, nadir = Z.min(axis=0), Z.max(axis=0)
+    span = np.where(nadir > ideal, nadir - ideal, np.maximum(np.abs(nadir), 1.0))
+    return ideal, nadir + _REFERENCE_MARGIN * span
 
 
 def proposed(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
@@ -165,13 +177,10 @@ class StudyHistory:
         Y = objective_rows(trials, len(self.config.objectives))
         Y = Y[np.isfinite(Y).all(axis=1)]
         directions = self.config.directions
-        Z = to_minimization(Y, directions)
-        ideal, nadir = Z.min(axis=0), Z.max(axis=0)
+        ideal, ref_z = inferred_scale(to_minimization(Y, directions))
         if REFERENCE_KEY in attrs:
             ref_z = to_minimization(np.array([attrs[REFERENCE_KEY]]), directions)[0]
         else:
-            span = np.where(nadir > ideal, nadir - ideal, np.maximum(np.abs(nadir), 1.0))
-            ref_z = nadir + _REFERENCE_MARGIN * span
             self.study.set_user_attr(
                 REFERENCE_KEY, to_minimization(ref_z[None], directions)[0].tolist()
             )

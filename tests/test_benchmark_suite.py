@@ -11,7 +11,13 @@ from experiments.benchmarks.suite.hypervolume import hypervolume_trace, log10_ga
 from experiments.benchmarks.suite.methods import METHODS
 from experiments.benchmarks.suite.problems import get_problem
 from experiments.benchmarks.suite.report import write_report
-from experiments.benchmarks.suite.runner import COLUMNS, ResultsFile, read_results, run_one
+from experiments.benchmarks.suite.runner import (
+    COLUMNS,
+    ResultsFile,
+    commands,
+    read_results,
+    run_one,
+)
 
 
 def test_hypervolume_trace_matches_boxes_by_hand() -> None:
@@ -35,6 +41,7 @@ def test_quick_cell_writes_complete_rows(tmp_path: Path) -> None:
     other.append(run_one(problem, METHODS["random"], seed=0, budget=budget))
     assert results.merge(other.path) == 1
     assert results.merge(other.path) == 0
+    assert commands(results.path) == ["pytest quick cell", "pytest other"]  # each once
 
     frame = read_results(results.path)
     assert tuple(frame.columns) == COLUMNS

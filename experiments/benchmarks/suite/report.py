@@ -118,8 +118,11 @@ cells with fewer seeds than the others, and the mean rank is over the problems a
 
 ## Convergence stop (`HypervolumeStall`, window 10) on {STOP_METHOD}'s runs
 
-The trial at which the rule would have stopped (the budget when it never fires) and the
-share of the full-budget hypervolume reached there.
+The trial at which the rule would have stopped (the budget when it never fires), judging
+by the hypervolume a study records (normalized by the initial design's ideal and inferred
+reference point: the rule does not know the true front), and the share of the full-budget
+true hypervolume reached there. The engine's default is tol 0.001, min_trials = initial
+design + 2 windows.
 
 {stop_table(frame)}
 

@@ -85,9 +85,11 @@ class ResultsFile:
         frame = read_results(other)
         keys = zip(frame["method"], frame["problem"], frame["seed"], strict=True)
         new = frame[[key not in done for key in keys]]
+        known = set(commands(self.path))
         with self.path.open("a", newline="") as f:
             for command in commands(other):
-                f.write(f"# command: {command}\n")
+                if command not in known:
+                    f.write(f"# command: {command}\n")
             new.to_csv(f, header=False, index=False, columns=list(COLUMNS))
         return new.groupby(["method", "problem", "seed"]).ngroups
 
@@ -102,7 +104,8 @@ def read_results(path: Path) -> pd.DataFrame:
 
 
 def commands(path: Path) -> list[str]:
-    """The commands recorded in the header comments of a results CSV."""
+    """The distinct commands recorded in the header comments of a results CSV, in order."""
     prefix = "# command: "
     with path.open() as f:
-        return [line[len(prefix) :].rstrip("\n") for line in f if line.startswith(prefix)]
+        lines = [line[len(prefix) :].rstrip("\n") for line in f if line.startswith(prefix)]
+    return list(dict.fromkeys(lines))
