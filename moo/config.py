@@ -51,6 +51,11 @@ class AdapterSection(_Section):
 class ObjectiveSpec(_Section):
     name: str
     direction: Literal["minimize", "maximize"]
+    scale: Literal["linear", "log"] = "linear"
+    """``log``: hypervolume, acquisition and stop rule see ``log10`` of the value. For
+    positive objectives spanning decades (energy, latency across an MCU and an NPU): on a
+    linear scale the largest values fill the hypervolume and every gain near the front
+    looks like nothing. Pareto dominance is the same on both scales."""
 
 
 class SamplerSection(_Section):
@@ -127,6 +132,11 @@ class StudyConfig(_Section):
     @property
     def directions(self) -> list[str]:
         return [o.direction for o in self.objectives]
+
+    @property
+    def log_objectives(self) -> list[int]:
+        """Indices of the objectives on a log scale."""
+        return [i for i, o in enumerate(self.objectives) if o.scale == "log"]
 
     @property
     def storage_url(self) -> str:

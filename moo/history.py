@@ -176,30 +176,42 @@ class StudyHistory:
             return
         Y = objective_rows(trials, len(self.config.objectives))
         Y = Y[np.isfinite(Y).all(axis=1)]
-        directions = self.config.directions
-        ideal, ref_z = inferred_scale(to_minimization(Y, directions))
+        ideal, ref_z = inferred_scale(self._minimized(Y))
         if REFERENCE_KEY in attrs:
-            ref_z = to_minimization(np.array([attrs[REFERENCE_KEY]]), directions)[0]
+            ref_z = self._minimized(np.array([attrs[REFERENCE_KEY]]))[0]
         else:
-            self.study.set_user_attr(
-                REFERENCE_KEY, to_minimization(ref_z[None], directions)[0].tolist()
-            )
+            self.study.set_user_attr(REFERENCE_KEY, self._study_units(ref_z))
         ideal = np.minimum(ideal, ref_z - 1e-12)
-        self.study.set_user_attr(IDEAL_KEY, to_minimization(ideal[None], directions)[0].tolist())
+        self.study.set_user_attr(IDEAL_KEY, self._study_units(ideal))
 
     def reference(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Reference and ideal point, minimized and on the objectives' scales."""
         attrs = self.study.user_attrs
         if IDEAL_KEY not in attrs:
             return None
-        directions = self.config.directions
-        ref = to_minimization(np.array([attrs[REFERENCE_KEY]]), directions)[0]
-        ideal = to_minimization(np.array([attrs[IDEAL_KEY]]), directions)[0]
+        ref = self._minimized(np.array([attrs[REFERENCE_KEY]]))[0]
+        ideal = self._minimized(np.array([attrs[IDEAL_KEY]]))[0]
         return ref, ideal
+
+    def _minimized(self, Y: np.ndarray) -> np.ndarray:
+        """Study values minimized, log objectives in ``log10`` (NaN where not positive)."""
+        Z = np.array(Y, dtype=float)
+        log = self.config.log_objectives
+        with np.errstate(invalid="ignore", divide="ignore"):
+            Z[:, log] = np.where(Z[:, log] > 0, np.log10(Z[:, log]), np.nan)
+        return to_minimization(Z, self.config.directions)
+
+    def _study_units(self, z: np.ndarray) -> list[float]:
+        """The inverse of ``_minimized`` for one point: JSON-ready study units."""
+        y = to_minimization(z[None], self.config.directions)[0]
+        log = self.config.log_objectives
+        y[log] = 10.0 ** y[log]
+        return y.tolist()
 
     def _normalized(self, Y: np.ndarray, reference: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """``Y`` minimized and scaled so that ideal -> 0 and reference -> 1 per objective."""
         ref, ideal = reference
-        return (to_minimization(Y, self.config.directions) - ideal) / (ref - ideal)
+        return (self._minimized(Y) - ideal) / (ref - ideal)
 
     def _normalized_hv(self, Y: np.ndarray, reference: tuple[np.ndarray, np.ndarray]) -> float:
         m = Y.shape[1]

@@ -82,6 +82,8 @@ def pick_trial(study: optuna.Study, config: StudyConfig, pick: str) -> FrozenTri
         if not front:
             raise ConfigError(f"--pick {pick}: no trial on the front meets the condition.")
     Y = np.array([t.values for t in front], dtype=float)
+    log = config.log_objectives
+    Y[:, log] = np.log10(Y[:, log])  # the knee on the scale the study optimized (all > 0)
     return front[knee_index(Y, config.directions)]
 
 

@@ -105,6 +105,9 @@ class QNEHVISampler(BaseSampler):
             (better past 4 objectives, where hypervolume gets expensive).
         reference_point: In the study's units and directions. Default: inferred from the
             observed front at each proposal.
+        log_objectives: Indices of positive objectives modeled and scored on a log10
+            scale (energy, latency spanning decades); trials with a value ``<= 0`` there
+            are left out of the model.
         known_objectives: ``{objective index: f(config) -> value}`` for objectives that
             are exact, cheap functions of the config; modeled exactly, not learned.
         constraints_func: Optuna's ``constraints_func``: values ``<= 0`` are feasible.
@@ -126,6 +129,7 @@ class QNEHVISampler(BaseSampler):
         n_initial: int | None = None,
         acquisition: Acquisition = "qlognehvi",
         reference_point: Sequence[float] | None = None,
+        log_objectives: Sequence[int] = (),
         known_objectives: Mapping[int, Callable[[dict[str, Any]], float]] | None = None,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         num_restarts: int = 8,
@@ -141,6 +145,7 @@ class QNEHVISampler(BaseSampler):
         self._acquisition: Acquisition = acquisition
         self._reference_point = None if reference_point is None else list(reference_point)
         self._known = dict(known_objectives or {})
+        self._log = sorted(set(log_objectives))
         self._constraints_func = constraints_func
         self._num_restarts = num_restarts
         self._raw_samples = raw_samples
@@ -151,6 +156,15 @@ class QNEHVISampler(BaseSampler):
     def known_objectives(self) -> Mapping[int, Callable[[dict[str, Any]], float]]:
         """The objectives the acquisition takes exactly instead of learning them."""
         return MappingProxyType(self._known)
+
+    def _scaled(self, Y: Tensor) -> Tensor:
+        """``Y`` (``n x m``, study units) with the log objectives in ``log10`` (NaN where
+        a value is not positive)."""
+        Y = Y.clone()
+        if self._log and len(Y):
+            logged = Y[:, self._log]
+            Y[:, self._log] = torch.where(logged > 0, logged, torch.nan).log10()
+        return Y
 
     # ------------------------------------------------------------------ BaseSampler
     def reseed_rng(self) -> None:
@@ -231,19 +245,24 @@ class QNEHVISampler(BaseSampler):
             dtype=torch.double,
         )
         X_c, C = history.constraint_data()
+        Y = self._scaled(torch.tensor([t.values for t in history.complete], dtype=torch.double))
+        usable = torch.isfinite(Y).all(dim=-1)
         problem = ProposalProblem(
-            X=space.encode(t.params for t in history.complete),
-            Y=torch.tensor([t.values for t in history.complete], dtype=torch.double) * signs,
+            X=space.encode(t.params for t in history.complete)[usable],
+            Y=Y[usable] * signs,
             bounds=space.bounds,
             categorical_dims=space.categorical_dims,
             discrete_dims=space.discrete_dims,
-            known={i: _exact(space, f, float(signs[i])) for i, f in self._known.items()},
+            known={
+                i: _exact(space, f, float(signs[i]), log=i in self._log)
+                for i, f in self._known.items()
+            },
             X_constraints=X_c,
             C=C,
             X_pending=history.pending(),
             ref_point=None
             if self._reference_point is None
-            else torch.tensor(self._reference_point, dtype=torch.double) * signs,
+            else self._scaled(torch.tensor([self._reference_point], dtype=torch.double))[0] * signs,
             warm_start=history.latest(GP_STATE_KEY),
         )
         seen = history.seen_keys()
@@ -390,8 +409,11 @@ def _derive_seed(seed: int, n: int) -> int:
     return int(np.random.SeedSequence([seed, n]).generate_state(1)[0])
 
 
-def _exact(space: SearchSpace, f: Callable[[dict[str, Any]], float], sign: float) -> KnownObjective:
-    """Wrap ``f(config)`` as a tensor function on encoded points, memoized per config."""
+def _exact(
+    space: SearchSpace, f: Callable[[dict[str, Any]], float], sign: float, *, log: bool
+) -> KnownObjective:
+    """Wrap ``f(config)`` as a tensor function on encoded points, memoized per config,
+    on the objective's scale (``log10`` for a log objective) and maximized."""
     cache: dict[tuple[float, ...], float] = {}
 
     def evaluate(X: Tensor) -> Tensor:
@@ -399,7 +421,8 @@ def _exact(space: SearchSpace, f: Callable[[dict[str, Any]], float], sign: float
         for row in X.detach():
             key = row_key(row)
             if key not in cache:
-                cache[key] = sign * float(f(space.decode(row[None])[0]))
+                value = float(f(space.decode(row[None])[0]))
+                cache[key] = sign * (math.log10(value) if log else value)
             values.append(cache[key])
         return torch.tensor(values, dtype=X.dtype)
 

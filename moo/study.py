@@ -186,6 +186,7 @@ def build_sampler(config: StudyConfig, space: SearchSpace, adapter: Any) -> Base
             n_initial=section.n_initial,
             acquisition=section.acquisition,
             reference_point=config.reference_point(),
+            log_objectives=config.log_objectives,
             known_objectives=_known_objectives(config, space, adapter)
             if section.known_objectives
             else None,
@@ -274,6 +275,7 @@ class StudyRun:
         adapter: Any = None,
     ) -> None:
         self.study, self.config = study, config
+        self._log_names = {config.objective_names[i] for i in config.log_objectives}
         self.space = config.search_space()
         self.adapter = adapter if adapter is not None else load_adapter(config.objective)
         self.storage_url = _storage_url(study)
@@ -382,6 +384,8 @@ class StudyRun:
             value = float(metrics[name])
             if not math.isfinite(value):
                 raise EvaluationError(f"objective {name!r} is {value}")
+            if value <= 0 and name in self._log_names:
+                raise EvaluationError(f"objective {name!r} is {value:g}, but its scale is log")
             values.append(value)
         return values
 

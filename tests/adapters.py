@@ -21,7 +21,7 @@ class Flaky:
 
     Args:
         raise_below: ``x0`` below this raises ``RuntimeError``.
-        nan_above: ``x0`` above this returns NaN for ``f0``.
+        nan_above: ``x0`` above this returns ``bad_value`` (NaN) for ``f0``.
         hang_between: ``(lo, hi)``: ``x0`` in it sleeps ``hang_s`` seconds.
         hang_s: How long a hang lasts.
     """
@@ -33,10 +33,12 @@ class Flaky:
         nan_above: float = 2.0,
         hang_between: tuple[float, float] = (2.0, 2.0),
         hang_s: float = 3600.0,
+        bad_value: float = math.nan,
     ) -> None:
         self._problem = SyntheticProblem(problem="branin_currin")
         self._raise_below, self._nan_above = raise_below, nan_above
         self._hang, self._hang_s = tuple(hang_between), hang_s
+        self._bad_value = bad_value
 
     def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
         x0 = float(config["x0"])
@@ -46,7 +48,7 @@ class Flaky:
             time.sleep(self._hang_s)
         result = self._problem.evaluate(config, context)
         if x0 > self._nan_above:
-            return TrialResult(metrics={**result.metrics, "f0": math.nan})
+            return TrialResult(metrics={**result.metrics, "f0": self._bad_value})
         return result
 
 

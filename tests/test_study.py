@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -20,7 +21,8 @@ from typer.testing import CliRunner
 import moo.acquisition
 from moo.cli import app
 from moo.config import load_study_config
-from moo.keys import ERROR_KEY, HV_KEY, INFEASIBLE_KEY, STOP_REASON_KEY
+from moo.keys import ERROR_KEY, HV_KEY, INFEASIBLE_KEY, REFERENCE_KEY, STOP_REASON_KEY
+from moo.pareto import hypervolume
 from moo.sampler import GP_STATE_KEY, SIBLING_KEY
 from moo.study import StudyRun, build_sampler, create_study, load_study
 from tests.adapters import MeasuredOnFast
@@ -103,6 +105,50 @@ def test_hypervolume_is_recorded_and_the_stall_rule_stops_the_study(
     assert len(hvs) >= len(study.trials) - 6  # every trial after the initial design
     assert all(b >= a - 1e-12 for a, b in itertools.pairwise(hvs))
     assert len(study.trials) < 40
+
+
+LOG_F0 = [
+    {"name": "f0", "direction": "minimize", "scale": "log"},
+    {"name": "f1", "direction": "minimize"},
+]
+
+
+def test_a_log_objective_is_normalized_and_scored_in_log10(write_study: WriteStudy) -> None:
+    study = run_file(write_study("log", objectives=LOG_F0))
+    trials = [t for t in study.get_trials() if t.state == TrialState.COMPLETE]
+    Z = np.array([t.values for t in trials])
+    Z[:, 0] = np.log10(Z[:, 0])
+    # The frozen reference is in study units; on the log scale it is the initial design's
+    # nadir pushed out by 10% of its range, as for a linear objective.
+    design = Z[:6]
+    span = design.max(axis=0) - design.min(axis=0)
+    ref = np.array(study.user_attrs[REFERENCE_KEY])
+    assert np.log10(ref[0]) == pytest.approx(design[:, 0].max() + 0.1 * span[0])
+    assert ref[1] == pytest.approx(design[:, 1].max() + 0.1 * span[1])
+    ideal = design.min(axis=0)
+    expected = hypervolume(
+        (Z - ideal) / (np.array([np.log10(ref[0]), ref[1]]) - ideal), ["minimize"] * 2, [1, 1]
+    )
+    assert trials[-1].user_attrs[HV_KEY] == pytest.approx(expected)
+
+
+def test_a_non_positive_log_objective_fails_the_trial_in_one_line(
+    write_study: WriteStudy,
+) -> None:
+    path = write_study(
+        "zero",
+        objective={
+            "adapter": "tests.adapters:Flaky",
+            "options": {"nan_above": 0.5, "bad_value": 0.0},
+        },
+        objectives=LOG_F0,
+    )
+    failed = [t for t in run_file(path).get_trials() if t.state == TrialState.FAIL]
+    assert failed
+    assert all(
+        t.user_attrs[ERROR_KEY].endswith("objective 'f0' is 0, but its scale is log")
+        for t in failed
+    )
 
 
 def test_failures_are_one_line_and_the_study_goes_on(write_study: WriteStudy) -> None:
