@@ -6,10 +6,12 @@ import itertools
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -248,6 +250,18 @@ def test_siblings_are_free_and_infeasible_configs_are_never_evaluated(
     assert len(set(keys)) == len(keys)  # nothing evaluated twice
 
 
+def _has_study(database: Path, name: str) -> bool:
+    """Whether ``database`` holds a study ``name`` (read-only: creates no schema)."""
+    if not database.exists():
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            rows = connection.execute("SELECT 1 FROM studies WHERE study_name = ?", (name,))
+            return rows.fetchone() is not None
+    except sqlite3.OperationalError:  # no `studies` table yet, or locked by the writer
+        return False
+
+
 @pytest.mark.slow
 def test_a_killed_study_resumes_with_every_completed_trial(write_study: WriteStudy) -> None:
     path = write_study(
@@ -267,15 +281,17 @@ def test_a_killed_study_resumes_with_every_completed_trial(write_study: WriteStu
     )
     url = "sqlite:///studies/killed.db"
     completed: list = []
-    while len(completed) < 4:  # until some trials are done and one is running
-        time.sleep(0.5)
+    evaluating: list = []
+    # Until some trials are done and one is inside its (0.5 s) evaluation: a kill before
+    # the sampler has set a trial's params leaves nothing to re-queue but the proposal.
+    while len(completed) < 4 or not evaluating:
+        time.sleep(0.05)
         assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-        if not (path.parent / "studies" / "killed.db").exists():
-            continue
-        try:
-            completed = params_and_values(optuna.load_study(study_name="killed", storage=url))
-        except KeyError:  # the file exists, the study not yet
-            continue
+        if not _has_study(path.parent / "studies" / "killed.db", "killed"):
+            continue  # opening it earlier races the child's schema creation
+        study = optuna.load_study(study_name="killed", storage=url)
+        completed = params_and_values(study)
+        evaluating = [t for t in study.get_trials() if t.state == TrialState.RUNNING and t.params]
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     before = params_and_values(optuna.load_study(study_name="killed", storage=url))
