@@ -281,8 +281,7 @@ def build_acquisition(
         "cache_root": not isinstance(model, ModelList),
     }
     if kind == "qlognparego":
-        generator = torch.Generator().manual_seed(seed)
-        weights = sample_simplex(m, generator=generator, dtype=problem.Y.dtype).squeeze(0)
+        weights = sample_simplex(m, seed=seed, dtype=problem.Y.dtype).squeeze(0)
         return qLogNParEGO(scalarization_weights=weights, **common)
     ref_ordered = ref[order].tolist()
     if large:
