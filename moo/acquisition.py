@@ -161,7 +161,7 @@ def fit_gp(
     default before 0.12) rather than today's dimension-scaled RBF prior: with a few dozen
     points in 6 dimensions the latter's long lengthscales leave the variance largest in
     the corners, and qLogNEHVI kept proposing them (3-objective DTLZ2: HV 0.104 at 60
-    trials vs 0.52; ``experiments/benchmarks/results/gp_prior.md``).
+    trials vs 0.567; ``experiments/benchmarks/results/gp_prior.md``).
     A warm start (the previous proposal's optimum, one point less) puts L-BFGS next to
     the new optimum: the fit takes a few steps instead of a hundred. Parameters whose
     shape changed (another number of outputs) start from the defaults.
