@@ -40,10 +40,6 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import GenericDeterministicModel, MixedSingleTaskGP, ModelList, SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
-from botorch.models.utils.gpytorch_modules import (
-    get_gaussian_likelihood_with_gamma_prior,
-    get_matern_kernel_with_gamma_prior,
-)
 from botorch.optim import optimize_acqf, optimize_acqf_mixed_alternating
 from botorch.sampling.get_sampler import get_sampler
 from botorch.utils.multi_objective import is_non_dominated
@@ -157,11 +153,6 @@ def fit_gp(
 
     Categorical dimensions get MixedSingleTaskGP's categorical kernel instead of being
     treated as numbers; everything else is already scaled to ``[0, 1]`` by the encoding.
-    Ordered spaces use a Matern-5/2 kernel with Gamma(3, 6) lengthscale priors (BoTorch's
-    default before 0.12) rather than today's dimension-scaled RBF prior: with a few dozen
-    points in 6 dimensions the latter's long lengthscales leave the variance largest in
-    the corners, and qLogNEHVI kept proposing them (3-objective DTLZ2: HV 0.104 at 60
-    trials vs 0.567; ``experiments/benchmarks/results/gp_prior.md``).
     A warm start (the previous proposal's optimum, one point less) puts L-BFGS next to
     the new optimum: the fit takes a few steps instead of a hundred. Parameters whose
     shape changed (another number of outputs) start from the defaults.
@@ -175,14 +166,7 @@ def fit_gp(
                 X, Y, cat_dims=list(categorical_dims), outcome_transform=outcome_transform
             )
         else:
-            batch = torch.Size([Y.shape[-1]]) if Y.shape[-1] > 1 else torch.Size()
-            gp = SingleTaskGP(
-                X,
-                Y,
-                covar_module=get_matern_kernel_with_gamma_prior(X.shape[-1], batch_shape=batch),
-                likelihood=get_gaussian_likelihood_with_gamma_prior(batch_shape=batch),
-                outcome_transform=outcome_transform,
-            )
+            gp = SingleTaskGP(X, Y, outcome_transform=outcome_transform)
         _load(gp, warm_start or {})
         fit_gpytorch_mll(
             ExactMarginalLogLikelihood(gp.likelihood, gp),
