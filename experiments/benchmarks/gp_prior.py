@@ -38,9 +38,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
 import moo.acquisition
-from experiments.benchmarks.suite.methods import METHODS
-from experiments.benchmarks.suite.problems import get_problem
-from experiments.benchmarks.suite.runner import run_one
+from experiments.benchmarks.suite.variants import append_row, final_gap
 from moo.config import load_study_config
 from moo.pareto import hypervolume
 from moo.study import StudyRun, create_study
@@ -99,20 +97,13 @@ def main(argv: list[str]) -> None:
         moo.acquisition.fit_gp = matern_gamma  # read at each proposal
     warnings.simplefilter("ignore")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if not OUT.exists():
-        OUT.write_text(HEADER)
     for problem_name in problems:
         for seed in seeds:
             if problem_name == "dtlz2_3obj":
                 result = dtlz2_3obj(seed)
             else:
-                problem = get_problem(problem_name)
-                rows = run_one(problem, METHODS["moo-qlognehvi"], seed, problem.budget)
-                result = f"{rows[-1]['log10_hv_gap']:.3f}"
-            line = f"| {name} | {problem_name} | {seed} | {result} |"
-            print(line, flush=True)
-            with OUT.open("a") as out:
-                out.write(line + "\n")
+                result = f"{final_gap(problem_name, seed):.3f}"
+            append_row(OUT, HEADER, [name, problem_name, seed, result])
 
 
 if __name__ == "__main__":

@@ -32,9 +32,7 @@ from botorch.utils.multi_objective import is_non_dominated
 from torch import Tensor
 
 import moo.acquisition
-from experiments.benchmarks.suite.methods import METHODS
-from experiments.benchmarks.suite.problems import get_problem
-from experiments.benchmarks.suite.runner import run_one
+from experiments.benchmarks.suite.variants import append_row, final_gap
 
 OUT = Path(__file__).resolve().parent / "results" / "reference_point_heuristics.md"
 HEADER = """# Inferred reference point: final log10 HV gap of moo-qlognehvi (lower is better)
@@ -85,16 +83,10 @@ HEURISTICS: dict[str, Callable[[Tensor], Tensor]] = {
 def main(argv: list[str]) -> None:
     name, seeds, problems = argv[0], [int(s) for s in argv[1].split(",")], argv[2:]
     moo.acquisition.reference_point = HEURISTICS[name]  # read at each proposal
-    if not OUT.exists():
-        OUT.write_text(HEADER)
     for problem_name in problems:
-        problem = get_problem(problem_name)
         for seed in seeds:
-            rows = run_one(problem, METHODS["moo-qlognehvi"], seed, problem.budget)
-            line = f"| {name} | {problem_name} | {seed} | {rows[-1]['log10_hv_gap']:.3f} |"
-            print(line, flush=True)
-            with OUT.open("a") as out:
-                out.write(line + "\n")
+            gap = final_gap(problem_name, seed)
+            append_row(OUT, HEADER, [name, problem_name, seed, f"{gap:.3f}"])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,31 @@
+"""One-off variant studies of moo's sampler (a heuristic or a prior swapped in): the
+suite's runs, reported as markdown rows appended to a results page as they finish, so a
+stopped study keeps what it measured."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from experiments.benchmarks.suite.methods import METHODS
+from experiments.benchmarks.suite.problems import get_problem
+from experiments.benchmarks.suite.runner import run_one
+
+__all__ = ["append_row", "final_gap"]
+
+
+def final_gap(problem_name: str, seed: int) -> float:
+    """Final log10 HV gap of the suite's moo-qlognehvi (its budget and Sobol design)."""
+    problem = get_problem(problem_name)
+    rows = run_one(problem, METHODS["moo-qlognehvi"], seed, problem.budget)
+    return float(rows[-1]["log10_hv_gap"])
+
+
+def append_row(page: Path, header: str, cells: Sequence[object]) -> None:
+    """Print one table row and append it to ``page`` (created with ``header``)."""
+    if not page.exists():
+        page.write_text(header)
+    line = "| " + " | ".join(str(c) for c in cells) + " |"
+    print(line, flush=True)
+    with page.open("a") as out:
+        out.write(line + "\n")
