@@ -22,7 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 from moo.config import StudyConfig
 from moo.convergence import Progress, hypervolume_history
 from moo.keys import IDEAL_KEY, INFEASIBLE_KEY, REFERENCE_KEY
-from moo.pareto import hypervolume, non_dominated_mask, to_minimization
+from moo.pareto import hypervolume, log_scaled, non_dominated_mask, to_minimization
 from moo.sampler import SIBLING_KEY, default_n_initial
 
 __all__ = [
@@ -195,11 +195,7 @@ class StudyHistory:
 
     def _minimized(self, Y: np.ndarray) -> np.ndarray:
         """Study values minimized, log objectives in ``log10`` (NaN where not positive)."""
-        Z = np.array(Y, dtype=float)
-        log = self.config.log_objectives
-        with np.errstate(invalid="ignore", divide="ignore"):
-            Z[:, log] = np.where(Z[:, log] > 0, np.log10(Z[:, log]), np.nan)
-        return to_minimization(Z, self.config.directions)
+        return to_minimization(log_scaled(Y, self.config.log_objectives), self.config.directions)
 
     def _study_units(self, z: np.ndarray) -> list[float]:
         """The inverse of ``_minimized`` for one point: JSON-ready study units."""

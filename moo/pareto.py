@@ -24,6 +24,7 @@ from moo.errors import ConfigError
 __all__ = [
     "hypervolume",
     "knee_index",
+    "log_scaled",
     "non_dominated_mask",
     "parse_condition",
     "to_minimization",
@@ -34,6 +35,16 @@ def to_minimization(Y: np.ndarray, directions: Sequence[str]) -> np.ndarray:
     """Negate the maximized columns of ``Y`` (``n x m``) so that smaller is better."""
     signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
     return np.asarray(Y, dtype=float) * signs
+
+
+def log_scaled(Y: np.ndarray, log_columns: Sequence[int]) -> np.ndarray:
+    """A copy of ``Y`` (``n x m``) with ``log_columns`` in log10, NaN where not positive:
+    the scale that objectives declared ``scale: log`` are compared and modeled on."""
+    Z = np.array(Y, dtype=float)
+    columns = list(log_columns)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        Z[:, columns] = np.where(Z[:, columns] > 0, np.log10(Z[:, columns]), np.nan)
+    return Z
 
 
 def non_dominated_mask(Y: np.ndarray, directions: Sequence[str]) -> np.ndarray:

@@ -20,7 +20,7 @@ from moo.config import StudyConfig
 from moo.errors import ConfigError
 from moo.history import feasible
 from moo.keys import HV_KEY, METRICS_KEY
-from moo.pareto import knee_index, non_dominated_mask, parse_condition
+from moo.pareto import knee_index, log_scaled, non_dominated_mask, parse_condition
 from moo.sampler import SIBLING_KEY
 
 __all__ = ["evaluation_group", "front_trials", "pick_trial", "trials_frame"]
@@ -81,9 +81,8 @@ def pick_trial(study: optuna.Study, config: StudyConfig, pick: str) -> FrozenTri
         front = [t for t in front if accept(_metrics(t, config))]
         if not front:
             raise ConfigError(f"--pick {pick}: no trial on the front meets the condition.")
-    Y = np.array([t.values for t in front], dtype=float)
-    log = config.log_objectives
-    Y[:, log] = np.log10(Y[:, log])  # the knee on the scale the study optimized (all > 0)
+    # The knee on the scale the study optimized.
+    Y = log_scaled(np.array([t.values for t in front], dtype=float), config.log_objectives)
     return front[knee_index(Y, config.directions)]
 
 

@@ -45,6 +45,7 @@ from moo.acquisition import (
     hyperparameters,
     optimize,
 )
+from moo.pareto import log_scaled
 from moo.space import SearchSpace, row_key
 
 if TYPE_CHECKING:
@@ -157,14 +158,9 @@ class QNEHVISampler(BaseSampler):
         """The objectives the acquisition takes exactly instead of learning them."""
         return MappingProxyType(self._known)
 
-    def _scaled(self, Y: Tensor) -> Tensor:
-        """``Y`` (``n x m``, study units) with the log objectives in ``log10`` (NaN where
-        a value is not positive)."""
-        Y = Y.clone()
-        if self._log and len(Y):
-            logged = Y[:, self._log]
-            Y[:, self._log] = torch.where(logged > 0, logged, torch.nan).log10()
-        return Y
+    def _scaled(self, rows: Sequence[Sequence[float]], m: int) -> Tensor:
+        """Objective rows (study units) as an ``n x m`` tensor on the objectives' scales."""
+        return torch.from_numpy(log_scaled(np.array(rows, dtype=float).reshape(-1, m), self._log))
 
     # ------------------------------------------------------------------ BaseSampler
     def reseed_rng(self) -> None:
@@ -245,7 +241,7 @@ class QNEHVISampler(BaseSampler):
             dtype=torch.double,
         )
         X_c, C = history.constraint_data()
-        Y = self._scaled(torch.tensor([t.values for t in history.complete], dtype=torch.double))
+        Y = self._scaled([t.values for t in history.complete], len(directions))
         usable = torch.isfinite(Y).all(dim=-1)
         problem = ProposalProblem(
             X=space.encode(t.params for t in history.complete)[usable],
@@ -262,7 +258,7 @@ class QNEHVISampler(BaseSampler):
             X_pending=history.pending(),
             ref_point=None
             if self._reference_point is None
-            else self._scaled(torch.tensor([self._reference_point], dtype=torch.double))[0] * signs,
+            else self._scaled([self._reference_point], len(directions))[0] * signs,
             warm_start=history.latest(GP_STATE_KEY),
         )
         seen = history.seen_keys()

@@ -21,6 +21,7 @@ import argparse
 import sys
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,8 @@ import optuna
 import torch
 
 from moo.config import StudyConfig, load_study_config
-from moo.history import feasible, objective_rows
-from moo.pareto import hypervolume, to_minimization
+from moo.history import feasible, inferred_scale, objective_rows
+from moo.pareto import hypervolume, log_scaled, to_minimization
 from moo.sampler import SIBLING_KEY
 from moo.study import StudyRun, create_study
 
@@ -51,31 +52,32 @@ def run(seed: int, budget: int, known: bool, storage: str) -> optuna.Study:
     return study
 
 
-def hv_after(study: optuna.Study, n: int, scale: tuple[np.ndarray, np.ndarray]) -> float:
+def hv_after(
+    study: optuna.Study, n: int, scale: tuple[np.ndarray, np.ndarray], log: Sequence[int]
+) -> float:
     """Normalized HV of the first ``n`` proposed trials and their siblings."""
     trials = study.get_trials(deepcopy=False)
     proposed = [t for t in trials if SIBLING_KEY not in t.user_attrs][:n]
     numbers = {t.number for t in proposed}
     group = [t for t in trials if t.number in numbers or t.user_attrs.get(SIBLING_KEY) in numbers]
-    Z = _minimized(study, group)
+    Z = _minimized(study, group, log)
     ideal, ref = scale
     m = Z.shape[1]
     return hypervolume((Z - ideal) / (ref - ideal), ["minimize"] * m, [1.0] * m)
 
 
-def _minimized(study: optuna.Study, trials: list) -> np.ndarray:
+def _minimized(study: optuna.Study, trials: list, log: Sequence[int]) -> np.ndarray:
     """Feasible rows, minimized, on the study's scales (latency and energy in log10)."""
     Y = objective_rows([t for t in trials if feasible(t)], len(study.directions))
-    log = load_study_config(QUICKSTART).log_objectives
-    Y[:, log] = np.log10(Y[:, log])
     directions = [d.name.lower() for d in study.directions]
-    return to_minimization(Y, directions)
+    return to_minimization(log_scaled(Y, log), directions)
 
 
-def common_scale(studies: list[optuna.Study]) -> tuple[np.ndarray, np.ndarray]:
-    Z = np.vstack([_minimized(s, s.get_trials(deepcopy=False)) for s in studies])
-    ideal, nadir = Z.min(axis=0), Z.max(axis=0)
-    return ideal, nadir + 0.1 * (nadir - ideal)
+def common_scale(studies: list[optuna.Study], log: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Ideal and reference point of all the studies' rows, as a study infers them."""
+    return inferred_scale(
+        np.vstack([_minimized(s, s.get_trials(deepcopy=False), log) for s in studies])
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     warnings.simplefilter("ignore")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     points = [n for n in CHECKPOINTS if n <= args.budget]
+    log = load_study_config(QUICKSTART).log_objectives
     command = " ".join([COMMAND, *(argv if argv is not None else sys.argv[1:])])
     lines = [
         "# Known hardware objectives on the digits study",
@@ -103,9 +106,9 @@ def main(argv: list[str] | None = None) -> None:
         for seed in args.seeds:
             storage = f"sqlite:///{tmp}/seed{seed}.db"
             studies = {known: run(seed, args.budget, known, storage) for known in (True, False)}
-            scale = common_scale(list(studies.values()))
+            scale = common_scale(list(studies.values()), log)
             for known, study in studies.items():
-                values = " | ".join(f"{hv_after(study, n, scale):.4f}" for n in points)
+                values = " | ".join(f"{hv_after(study, n, scale, log):.4f}" for n in points)
                 row = f"| {seed} | {'exact (hardware model)' if known else 'learned (GP)'} | "
                 lines.append(row + values + " |")
                 print(lines[-1], flush=True)
