@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from experiments.benchmarks.suite.hypervolume import hypervolume_trace, log10_gap
 from experiments.benchmarks.suite.methods import METHODS
-from experiments.benchmarks.suite.problems import get_problem
+from experiments.benchmarks.suite.problems import digits_table, get_problem
 from experiments.benchmarks.suite.report import write_report
 from experiments.benchmarks.suite.runner import (
     COLUMNS,
@@ -18,6 +20,9 @@ from experiments.benchmarks.suite.runner import (
     read_results,
     run_one,
 )
+from moo.pareto import hypervolume
+
+DIGITS_CSV = Path(__file__).resolve().parents[1] / "experiments/benchmarks/results/digits_table.csv"
 
 
 def test_hypervolume_trace_matches_boxes_by_hand() -> None:
@@ -71,3 +76,69 @@ def test_quick_cell_writes_complete_rows(tmp_path: Path) -> None:
     summary = written[0].read_text()
     assert "pytest quick cell" in summary and "pytest other" in summary
     assert "| moo-qlognehvi |" in summary and "| random |" in summary
+
+
+def test_digits_table_covers_the_space_and_its_front_is_true() -> None:
+    table = digits_table()
+    frame = pd.read_csv(DIGITS_CSV, comment="#")
+    assert len(frame) == table.space.n_configs() == 1080
+    # Objectives recomputed from the raw columns: error and log10 hardware costs.
+    expected = np.column_stack(
+        [1 - frame["accuracy"], np.log10(frame["latency_ms"]), np.log10(frame["energy_mJ"])]
+    )
+    np.testing.assert_allclose(table.values, expected, rtol=1e-12)
+    assert table.reference_point == pytest.approx(tuple(expected.max(axis=0)))
+    # Brute force, minimization: a row is on the front iff no row dominates it.
+    Y = table.values
+    dominated = [bool(((Y <= y).all(axis=1) & (Y < y).any(axis=1)).any()) for y in Y]
+    assert sorted(table.front) == [i for i, d in enumerate(dominated) if not d]
+    assert 1 < len(table.front) < len(Y)
+    # The max HV is the front's, and all rows together add nothing; checked against
+    # moo's own (independent) hypervolume.
+    front = Y[list(table.front)]
+    assert table.max_hv == pytest.approx(hypervolume_trace(Y, table.reference_point)[-1])
+    assert table.max_hv == pytest.approx(
+        hypervolume(front, ["minimize"] * 3, list(table.reference_point)), rel=1e-9
+    )
+
+
+def test_digits_problem_looks_up_the_table() -> None:
+    problem = get_problem("digits")
+    frame = pd.read_csv(DIGITS_CSV, comment="#")
+    assert problem.objective_names == ("error", "log10_latency_ms", "log10_energy_mJ")
+    assert (problem.budget, problem.quick_budget) == (60, 20)
+    assert problem.space.n_configs() == len(frame)
+    assert problem.reference_point == digits_table().reference_point
+    assert problem.max_hv == digits_table().max_hv > 0
+    # A config as a sampler gives it (Optuna's types), against the raw CSV row.
+    config = {
+        "arch": "cnn",
+        "width_mult": 2.0,
+        "bits": 4,
+        "prune_ratio": 0.5,
+        "prune_kind": "unstructured",
+        "device": "cortex_m4",
+    }
+    match = (frame[list(config)] == pd.Series(config)).all(axis=1)
+    assert match.sum() == 1
+    row = frame[match].iloc[0]
+    values = problem.evaluate(config)
+    expected = (1 - row["accuracy"], math.log10(row["latency_ms"]), math.log10(row["energy_mJ"]))
+    assert values == pytest.approx(expected, rel=1e-12)
+    # Latency and energy are known exactly; the same model on another core differs there only.
+    assert sorted(problem.known) == [1, 2]
+    assert [problem.known[i](config) for i in (1, 2)] == pytest.approx(values[1:])
+    m7 = problem.evaluate({**config, "device": "cortex_m7"})
+    assert m7[0] == values[0] and m7[1] < values[1]
+    with pytest.raises(ValueError, match="not one of"):
+        problem.evaluate({**config, "bits": 3})
+
+
+def test_random_run_on_digits_has_finite_gaps() -> None:
+    problem = get_problem("digits")
+    rows = run_one(problem, METHODS["random"], seed=0, budget=problem.quick_budget)
+    assert len(rows) == problem.quick_budget
+    hv = [row["hypervolume"] for row in rows]
+    assert hv == sorted(hv) and 0 < hv[-1] <= problem.max_hv * (1 + 1e-12)
+    assert all(math.isfinite(row["log10_hv_gap"]) for row in rows)
+    assert rows[-1]["log10_hv_gap"] < rows[0]["log10_hv_gap"]
