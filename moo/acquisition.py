@@ -41,6 +41,7 @@ from botorch.models import GenericDeterministicModel, MixedSingleTaskGP, ModelLi
 from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
 from botorch.optim import optimize_acqf, optimize_acqf_mixed_alternating
+from botorch.optim.initializers import gen_batch_initial_conditions
 from botorch.sampling.get_sampler import get_sampler
 from botorch.utils.multi_objective import is_non_dominated
 from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
@@ -88,6 +89,10 @@ _EHVI_MC_SAMPLES = 32
 # qLogNEHVI took 7.3 s of an 8.2 s proposal; the screen takes a few milliseconds.
 _SCREEN_KEEP = 512
 _SCREEN_BETA = 2.0
+# Standard deviation of the nudge given to observed front points used as starting points
+# of the acquisition optimizer (inputs are encoded in [0, 1]); at the point itself the
+# posterior is nearly certain and the improvement's gradient nearly flat.
+_FRONT_START_JITTER = 0.01
 # Candidate rows scored per forward pass when enumerating a discrete space.
 _ENUMERATION_BATCH = 1024
 
@@ -109,6 +114,9 @@ class ProposalProblem:
         ref_point: ``m`` reference point (maximized), or ``None`` to infer it.
         warm_start: Hyperparameters of an earlier fit on this study (from its storage)
             to start the fit from, or ``None`` to start from the priors' defaults.
+        deterministic: The learned objectives return the same value for the same config
+            (closed-form functions, table lookups): their GP interpolates the data
+            instead of learning a noise level.
     """
 
     X: Tensor
@@ -122,6 +130,7 @@ class ProposalProblem:
     X_pending: Tensor | None = None
     ref_point: Tensor | None = None
     warm_start: Hyperparameters | None = None
+    deterministic: bool = False
 
     @property
     def num_objectives(self) -> int:
@@ -141,6 +150,13 @@ _WARM_FIT_MAXITER = 20
 # 0.30 warm vs 0.47 cold), while a cold fit of a few dozen points costs a fraction of a
 # second anyway.
 _WARM_START_MIN_OBSERVATIONS = 48
+# Observation noise variance, as a share of the outcome's variance, of a GP over
+# deterministic objectives: just above GPyTorch's floor of 1e-6 (below it, it warns and
+# rounds up). A learned noise level settles near 1e-3 under BoTorch's prior even on
+# noiseless data: on BraninCurrin that is a noise sd of ~1.5 on Branin, whose
+# Pareto-relevant values lie below 18 of its 0-300 span, and the front gets blurred
+# (``results/sampler_ablation.md``).
+_DETERMINISTIC_NOISE = 1.01e-6
 
 
 def fit_gp(
@@ -148,6 +164,8 @@ def fit_gp(
     Y: Tensor,
     categorical_dims: Sequence[int],
     warm_start: dict[str, list] | None = None,
+    *,
+    deterministic: bool = False,
 ) -> Model:
     """A batched GP with one output per column of ``Y``, outcomes standardized.
 
@@ -155,18 +173,27 @@ def fit_gp(
     treated as numbers; everything else is already scaled to ``[0, 1]`` by the encoding.
     A warm start (the previous proposal's optimum, one point less) puts L-BFGS next to
     the new optimum: the fit takes a few steps instead of a hundred. Parameters whose
-    shape changed (another number of outputs) start from the defaults.
+    shape changed (another number of outputs) start from the defaults. ``deterministic``
+    fixes the noise at ``_DETERMINISTIC_NOISE`` of each outcome's variance.
     """
+    noise = {}
+    if deterministic:
+        variance = Y.var(dim=0).clamp_min(1e-12)
+        noise["train_Yvar"] = (_DETERMINISTIC_NOISE * variance).expand_as(Y).clone()
     with warnings.catch_warnings():
         # Categorical indices lie outside [0, 1] by design.
         warnings.simplefilter("ignore", InputDataWarning)
         outcome_transform = Standardize(m=Y.shape[-1])
         if categorical_dims:
             gp: Model = MixedSingleTaskGP(
-                X, Y, cat_dims=list(categorical_dims), outcome_transform=outcome_transform
+                X,
+                Y,
+                cat_dims=list(categorical_dims),
+                outcome_transform=outcome_transform,
+                **noise,
             )
         else:
-            gp = SingleTaskGP(X, Y, outcome_transform=outcome_transform)
+            gp = SingleTaskGP(X, Y, outcome_transform=outcome_transform, **noise)
         _load(gp, warm_start or {})
         fit_gpytorch_mll(
             ExactMarginalLogLikelihood(gp.likelihood, gp),
@@ -215,7 +242,15 @@ def fit_model(problem: ProposalProblem) -> tuple[Model, list[int]]:
     cat_dims = list(problem.categorical_dims)
     models: list[Model] = []
     if learned:
-        models.append(fit_gp(problem.X, problem.Y[:, learned], cat_dims, warm.get("objectives")))
+        models.append(
+            fit_gp(
+                problem.X,
+                problem.Y[:, learned],
+                cat_dims,
+                warm.get("objectives"),
+                deterministic=problem.deterministic,
+            )
+        )
     if known:
         functions = [problem.known[i] for i in known]
 
@@ -346,14 +381,36 @@ def optimize(
             raw_samples=raw_samples,
         )
     else:
+        starts = _starting_points(acqf, problem, num_restarts, raw_samples)
         X, value = optimize_acqf(
             acq_function=acqf,
             bounds=problem.bounds,
             q=1,
-            num_restarts=num_restarts,
-            raw_samples=raw_samples,
+            num_restarts=len(starts),
+            batch_initial_conditions=starts,
         )
     return X.reshape(1, -1), float(value.max())
+
+
+def _starting_points(
+    acqf: AcquisitionFunction, problem: ProposalProblem, num_restarts: int, raw_samples: int
+) -> Tensor:
+    """BoTorch's restarts (the best of ``raw_samples`` random points) plus up to
+    ``num_restarts`` observed front points, nudged by ``_FRONT_START_JITTER``.
+
+    Past a few inputs, random points rarely fall next to the front, where the
+    improvements are small but likely; without starts there L-BFGS keeps proposing far
+    from it (ZDT1, whose optimal inputs lie on a face of the box). Optuna's GPSampler
+    starts its local searches from front points for the same reason. ``restarts x 1 x d``.
+    """
+    random_starts = gen_batch_initial_conditions(
+        acqf, problem.bounds, q=1, num_restarts=num_restarts, raw_samples=raw_samples
+    )
+    front = problem.X[is_non_dominated(problem.Y)]
+    chosen = front[torch.randperm(len(front))[:num_restarts]]
+    nudged = chosen + _FRONT_START_JITTER * torch.randn_like(chosen)
+    nudged = nudged.clamp(problem.bounds[0], problem.bounds[1])
+    return torch.cat([random_starts, nudged.unsqueeze(-2)])
 
 
 def _screen(acqf: AcquisitionFunction, problem: ProposalProblem, candidates: Tensor) -> Tensor:

@@ -66,6 +66,8 @@ class SamplerSection(_Section):
     reference_point: dict[str, float] | None = None
     known_objectives: bool = True
     """Model the objectives the adapter knows exactly (``known_metrics``) without a GP."""
+    deterministic: bool = False
+    """The objectives repeat exactly for a config (functions, lookups): interpolate them."""
     num_restarts: int = Field(default=8, ge=1)
     raw_samples: int = Field(default=256, ge=1)
 

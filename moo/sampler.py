@@ -114,6 +114,11 @@ class QNEHVISampler(BaseSampler):
         constraints_func: Optuna's ``constraints_func``: values ``<= 0`` are feasible.
             Trials may also carry named constraints (``trial.set_constraint``; moo's
             engine records infeasible configs that way).
+        deterministic_objectives: The objectives return the same values for the same
+            config (closed-form functions, table lookups, a hardware model): the GP
+            interpolates them instead of learning a noise level, which blurs a front
+            that spans a small part of an objective's range. Leave off when a config's
+            score varies from run to run (training with random seeds).
         num_restarts: Restarts of the acquisition optimizer (non-enumerated spaces).
         raw_samples: Raw samples to pick the restarts from.
 
@@ -133,6 +138,7 @@ class QNEHVISampler(BaseSampler):
         log_objectives: Sequence[int] = (),
         known_objectives: Mapping[int, Callable[[dict[str, Any]], float]] | None = None,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
+        deterministic_objectives: bool = False,
         num_restarts: int = 8,
         raw_samples: int = 256,
     ) -> None:
@@ -148,6 +154,7 @@ class QNEHVISampler(BaseSampler):
         self._known = dict(known_objectives or {})
         self._log = sorted(set(log_objectives))
         self._constraints_func = constraints_func
+        self._deterministic = deterministic_objectives
         self._num_restarts = num_restarts
         self._raw_samples = raw_samples
         self._independent = RandomSampler(seed=self._seed)
@@ -260,6 +267,7 @@ class QNEHVISampler(BaseSampler):
             if self._reference_point is None
             else self._scaled([self._reference_point], len(directions))[0] * signs,
             warm_start=history.latest(GP_STATE_KEY),
+            deterministic=self._deterministic,
         )
         seen = history.seen_keys()
         candidates = None

@@ -190,6 +190,7 @@ def build_sampler(config: StudyConfig, space: SearchSpace, adapter: Any) -> Base
             known_objectives=_known_objectives(config, space, adapter)
             if section.known_objectives
             else None,
+            deterministic_objectives=section.deterministic,
             num_restarts=section.num_restarts,
             raw_samples=section.raw_samples,
         )

@@ -87,6 +87,17 @@ def test_resume_warm_starts_the_gp_exactly_as_the_uninterrupted_run(
     assert [t.params for t in resumed.get_trials()] == [t.params for t in whole.get_trials()]
 
 
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_a_deterministic_study_interpolates_and_a_default_one_learns_its_noise(
+    write_study: WriteStudy, deterministic: bool
+) -> None:
+    sampler = {"num_restarts": 2, "raw_samples": 64, "deterministic": deterministic}
+    study = run_file(write_study(sampler=sampler, stop={"max_trials": 8, "rule": "budget"}))
+    fitted = study.trials[-1].system_attrs[GP_STATE_KEY]["objectives"]
+    # The stored fit of the last proposal: a learned noise level is one of its parameters.
+    assert any("noise" in name for name in fitted) is not deterministic
+
+
 def test_hypervolume_is_recorded_and_the_stall_rule_stops_the_study(
     write_study: WriteStudy,
 ) -> None:

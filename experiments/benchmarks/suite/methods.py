@@ -26,7 +26,16 @@ from experiments.benchmarks.suite.botorch_loop import run_botorch_loop, supports
 from experiments.benchmarks.suite.problems import BenchProblem
 from moo.sampler import PROPOSE_SECONDS_KEY, QNEHVISampler
 
-__all__ = ["METHODS", "SAMPLERS", "Method", "Step", "new_study", "run_optuna"]
+__all__ = [
+    "METHODS",
+    "SAMPLERS",
+    "Method",
+    "Step",
+    "moo_sampler",
+    "new_study",
+    "optuna_method",
+    "run_optuna",
+]
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,7 @@ def run_optuna(
 SamplerFactory = Callable[[BenchProblem, int], BaseSampler]
 
 
-def _optuna_method(factory: SamplerFactory, batch: int = 1) -> RunFn:
+def optuna_method(factory: SamplerFactory, batch: int = 1) -> RunFn:
     def run(
         problem: BenchProblem, seed: int, initial: list[dict[str, Any]], budget: int
     ) -> list[Step]:
@@ -109,9 +118,17 @@ def _optuna_method(factory: SamplerFactory, batch: int = 1) -> RunFn:
     return run
 
 
-def _moo(
-    acquisition: str, known: bool, problem: BenchProblem, seed: int, *, given_ref: bool = False
+def moo_sampler(
+    acquisition: str,
+    known: bool,
+    problem: BenchProblem,
+    seed: int,
+    *,
+    given_ref: bool = False,
+    deterministic: bool = True,
 ) -> BaseSampler:
+    """moo's sampler on ``problem``. Every problem here is noiseless, so, like GPSampler's
+    ``deterministic_objective``, its GPs interpolate unless told otherwise."""
     return QNEHVISampler(
         search_space=problem.space,
         seed=seed,
@@ -119,6 +136,7 @@ def _moo(
         acquisition=acquisition,  # type: ignore[arg-type]
         known_objectives=problem.known if known else None,
         reference_point=problem.reference_point if given_ref else None,
+        deterministic_objectives=deterministic,
     )
 
 
@@ -136,8 +154,8 @@ def _loop(
 
 
 SAMPLERS: Mapping[str, SamplerFactory] = {
-    "moo-qlognehvi": partial(_moo, "qlognehvi", False),
-    "moo-qnehvi": partial(_moo, "qnehvi", False),
+    "moo-qlognehvi": partial(moo_sampler, "qlognehvi", False),
+    "moo-qnehvi": partial(moo_sampler, "qnehvi", False),
     "random": lambda problem, seed: RandomSampler(seed=seed),
     "nsga2": lambda problem, seed: NSGAIISampler(population_size=problem.n_initial, seed=seed),
     "tpe": lambda problem, seed: TPESampler(
@@ -154,20 +172,20 @@ SAMPLERS: Mapping[str, SamplerFactory] = {
 """Name -> ``factory(problem, seed)`` of the Optuna-interfaced methods without options."""
 
 METHODS: dict[str, Method] = {
-    **{name: Method(name, _optuna_method(factory)) for name, factory in SAMPLERS.items()},
+    **{name: Method(name, optuna_method(factory)) for name, factory in SAMPLERS.items()},
     "moo-qlognehvi-known": Method(
-        "moo-qlognehvi-known", _optuna_method(partial(_moo, "qlognehvi", True)), _has_known
+        "moo-qlognehvi-known", optuna_method(partial(moo_sampler, "qlognehvi", True)), _has_known
     ),
     "moo-qnehvi-known": Method(
-        "moo-qnehvi-known", _optuna_method(partial(_moo, "qnehvi", True)), _has_known
+        "moo-qnehvi-known", optuna_method(partial(moo_sampler, "qnehvi", True)), _has_known
     ),
     # Told the problem's reference point, as the tutorial loop is (a YAML can give one).
     "moo-qlognehvi-ref": Method(
         "moo-qlognehvi-ref",
-        _optuna_method(partial(_moo, "qlognehvi", False, given_ref=True)),
+        optuna_method(partial(moo_sampler, "qlognehvi", False, given_ref=True)),
     ),
     "moo-qlognehvi-q4": Method(
-        "moo-qlognehvi-q4", _optuna_method(partial(_moo, "qlognehvi", False), batch=4)
+        "moo-qlognehvi-q4", optuna_method(partial(moo_sampler, "qlognehvi", False), batch=4)
     ),
     "botorch-loop": Method("botorch-loop", _loop, lambda problem: supports(problem.space)),
 }

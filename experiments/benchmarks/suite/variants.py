@@ -7,17 +7,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments.benchmarks.suite.methods import METHODS
+from experiments.benchmarks.suite.methods import METHODS, Method
 from experiments.benchmarks.suite.problems import get_problem
 from experiments.benchmarks.suite.runner import run_one
 
 __all__ = ["append_row", "final_gap"]
 
 
-def final_gap(problem_name: str, seed: int) -> float:
-    """Final log10 HV gap of the suite's moo-qlognehvi (its budget and Sobol design)."""
+def final_gap(problem_name: str, seed: int, method: Method | None = None) -> float:
+    """Final log10 HV gap of ``method`` (default: the suite's moo-qlognehvi) with the
+    suite's budget and Sobol design."""
     problem = get_problem(problem_name)
-    rows = run_one(problem, METHODS["moo-qlognehvi"], seed, problem.budget)
+    rows = run_one(problem, method or METHODS["moo-qlognehvi"], seed, problem.budget)
     return float(rows[-1]["log10_hv_gap"])
 
 

@@ -1,0 +1,71 @@
+"""The BoTorch side of a proposal: noise handling of the GPs and where the acquisition
+optimizer starts. Real BoTorch models on BraninCurrin data; nothing is mocked."""
+
+from __future__ import annotations
+
+import torch
+from botorch.test_functions.multi_objective import BraninCurrin
+from botorch.utils.multi_objective import is_non_dominated
+
+from moo.acquisition import (
+    ProposalProblem,
+    _starting_points,
+    build_acquisition,
+    fit_gp,
+    fit_model,
+    hyperparameters,
+)
+
+
+def branin_currin_data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` random inputs in ``[0, 1]^2`` and BraninCurrin's objectives there, maximized."""
+    X = torch.rand(n, 2, dtype=torch.double, generator=torch.Generator().manual_seed(seed))
+    return X, BraninCurrin(negate=True)(X)
+
+
+def test_a_deterministic_gp_interpolates_what_a_learned_noise_smooths() -> None:
+    X, Y = branin_currin_data(30)
+    learned = fit_gp(X, Y, [])
+    exact = fit_gp(X, Y, [], deterministic=True)
+    with torch.no_grad():
+        learned_error = (learned.posterior(X).mean - Y).abs().max(dim=0).values
+        exact_error = (exact.posterior(X).mean - Y).abs().max(dim=0).values
+    # Branin spans ~300: the interpolating GP is off by far less than one unit at the
+    # data, the learned noise level lets the mean miss the data by more.
+    assert bool((exact_error < 0.05 * learned_error).all()), (exact_error, learned_error)
+    assert bool((exact_error < 0.1).all())
+
+
+def test_fit_model_passes_deterministic_to_the_objectives_gp_only() -> None:
+    X, Y = branin_currin_data(12)
+    C = X[:, :1] - 0.5  # a learned constraint: keeps its noise level
+    problem = ProposalProblem(
+        X=X,
+        Y=Y,
+        bounds=torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.double),
+        X_constraints=X,
+        C=C,
+        deterministic=True,
+    )
+    state = hyperparameters(fit_model(problem)[0], problem)
+    assert not any("noise" in name for name in state["objectives"])
+    assert any("noise" in name for name in state["constraints"])
+
+
+def test_the_optimizer_also_starts_next_to_the_observed_front() -> None:
+    X, Y = branin_currin_data(16)
+    problem = ProposalProblem(
+        X=X, Y=Y, bounds=torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.double)
+    )
+    model, order = fit_model(problem)
+    acqf = build_acquisition("qlognehvi", model, order, problem, seed=0)
+    torch.manual_seed(0)
+    starts = _starting_points(acqf, problem, num_restarts=3, raw_samples=32)
+    front = X[is_non_dominated(Y)]
+    n_front = min(len(front), 3)
+    assert starts.shape == (3 + n_front, 1, 2)
+    assert bool(((starts >= 0) & (starts <= 1)).all())
+    # The last ones are front points nudged by ~0.01, the first ones are not tied to them.
+    distance = torch.cdist(starts[:, 0], front).min(dim=-1).values
+    assert bool((distance[3:] < 0.05).all())
+    assert len({tuple(row) for row in starts[3:, 0].tolist()}) == n_front
