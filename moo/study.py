@@ -376,18 +376,23 @@ class StudyRun:
         return values
 
     def _objective_values(self, metrics: Mapping[str, float]) -> list[float]:
-        values = []
+        """The objectives in study order; every unusable one is named in one error line,
+        so a user fixing an adapter sees all of its bad outputs at once."""
+        values, problems = [], []
         for name in self.config.objective_names:
             if name not in metrics:
-                raise EvaluationError(
+                problems.append(
                     f"objective {name!r} missing from the adapter's metrics {sorted(metrics)}"
                 )
+                continue
             value = float(metrics[name])
             if not math.isfinite(value):
-                raise EvaluationError(f"objective {name!r} is {value}")
-            if value <= 0 and name in self._log_names:
-                raise EvaluationError(f"objective {name!r} is {value:g}, but its scale is log")
+                problems.append(f"objective {name!r} is {value}")
+            elif value <= 0 and name in self._log_names:
+                problems.append(f"objective {name!r} is {value:g}, but its scale is log")
             values.append(value)
+        if problems:
+            raise EvaluationError("; ".join(problems))
         return values
 
     def _record(self, trial: optuna.Trial, config: dict[str, Any], result: TrialResult) -> None:

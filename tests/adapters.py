@@ -21,7 +21,7 @@ class Flaky:
 
     Args:
         raise_below: ``x0`` below this raises ``RuntimeError``.
-        nan_above: ``x0`` above this returns ``bad_value`` (NaN) for ``f0``.
+        nan_above: ``x0`` above this returns ``bad_value`` (NaN) for ``bad_objectives``.
         hang_between: ``(lo, hi)``: ``x0`` in it sleeps ``hang_s`` seconds.
         hang_s: How long a hang lasts.
     """
@@ -34,11 +34,12 @@ class Flaky:
         hang_between: tuple[float, float] = (2.0, 2.0),
         hang_s: float = 3600.0,
         bad_value: float = math.nan,
+        bad_objectives: tuple[str, ...] = ("f0",),
     ) -> None:
         self._problem = SyntheticProblem(problem="branin_currin")
         self._raise_below, self._nan_above = raise_below, nan_above
         self._hang, self._hang_s = tuple(hang_between), hang_s
-        self._bad_value = bad_value
+        self._bad_value, self._bad_objectives = bad_value, tuple(bad_objectives)
 
     def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
         x0 = float(config["x0"])
@@ -48,7 +49,8 @@ class Flaky:
             time.sleep(self._hang_s)
         result = self._problem.evaluate(config, context)
         if x0 > self._nan_above:
-            return TrialResult(metrics={**result.metrics, "f0": self._bad_value})
+            bad = dict.fromkeys(self._bad_objectives, self._bad_value)
+            return TrialResult(metrics={**result.metrics, **bad})
         return result
 
 

@@ -164,6 +164,23 @@ def test_a_non_positive_log_objective_fails_the_trial_in_one_line(
     )
 
 
+def test_every_bad_objective_is_named_in_the_one_line(write_study: WriteStudy) -> None:
+    options = {"nan_above": 0.5, "bad_value": 0.0, "bad_objectives": ["f0", "f1"]}
+    path = write_study(
+        "both",
+        objective={"adapter": "tests.adapters:Flaky", "options": options},
+        objectives=[{**objective, "scale": "log"} for objective in LOG_F0],
+    )
+    failed = [t for t in run_file(path).get_trials() if t.state == TrialState.FAIL]
+    assert failed
+    for t in failed:
+        message = t.user_attrs[ERROR_KEY]
+        assert "\n" not in message
+        assert message.endswith(
+            "objective 'f0' is 0, but its scale is log; objective 'f1' is 0, but its scale is log"
+        )
+
+
 def test_failures_are_one_line_and_the_study_goes_on(write_study: WriteStudy) -> None:
     path = write_study(
         "flaky",

@@ -73,6 +73,8 @@ def variant_table(frame: pd.DataFrame) -> str:
             if len(seeds):
                 ratio = 10 ** (a[seeds].mean() - b[seeds].mean())
                 lines.append(f"| {variant} | {base} | {problem} | {len(seeds)} | {ratio:.2f} |")
+    if len(lines) == 2:
+        return "No variant ran on the same problem and seed as its base."
     return "\n".join(lines)
 
 

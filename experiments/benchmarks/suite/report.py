@@ -109,9 +109,10 @@ cells with fewer seeds than the others, and the mean rank is over the problems a
 
 {_seconds_table(frame)}
 
-## Known objectives and batches: final HV gap of a variant over its base (below 1: better)
+## Variants: final HV gap of a variant over its base (below 1: better)
 
-`-known` models the NAS-Bench-201 latency (a table lookup) exactly instead of by a GP;
+`-known` models the latency (NAS-Bench-201; on digits, latency and energy) exactly, as
+the lookup it is, instead of by a GP; `-ref` is told the problem's reference point;
 `-q4` asks 4 trials before telling any (the others pending), as 4 parallel workers would.
 
 {variant_table(frame)}
