@@ -31,8 +31,8 @@ from botorch.exceptions.warnings import NumericsWarning
 from optuna.samplers import BaseSampler, GPSampler, NSGAIISampler
 from optuna_integration import BoTorchSampler
 
+from experiments.benchmarks.suite.methods import moo_sampler
 from experiments.benchmarks.suite.problems import BenchProblem, get_problem
-from moo.sampler import QNEHVISampler
 
 _logger = logging.getLogger("experiments.benchmarks.sampler_overhead")
 
@@ -41,7 +41,7 @@ PROBLEM = "vehicle_safety"
 
 Factory = Callable[[BenchProblem], BaseSampler]
 SAMPLERS: dict[str, Factory] = {
-    "moo": lambda p: QNEHVISampler(search_space=p.space, seed=0, n_initial=p.n_initial),
+    "moo": lambda p: moo_sampler("qlognehvi", False, p, 0),  # as the suite runs it
     "gp": lambda p: GPSampler(seed=0, n_startup_trials=p.n_initial, deterministic_objective=True),
     "botorch-sampler": lambda p: BoTorchSampler(seed=0, n_startup_trials=p.n_initial),
 }
