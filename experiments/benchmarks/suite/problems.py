@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from botorch.utils.multi_objective.pareto import is_non_dominated
 
 from experiments.benchmarks.suite.hypervolume import hypervolume_trace
+from moo.pareto import non_dominated_mask
 from moo.sampler import default_n_initial
 from moo.space import SearchSpace, row_key
 from objectives.protocol import EvalContext
@@ -141,15 +140,13 @@ class DigitsTable:
 
     Attributes:
         space: ``search_spaces/digits_reduced.yaml``.
-        configs: Every config of ``space``, in the table's row order.
-        values: `n x 3` objectives ``DIGITS_OBJECTIVES`` of ``configs`` (minimized).
+        values: `n x 3` objectives ``DIGITS_OBJECTIVES`` of the table's rows (minimized).
         front: Row indices of the non-dominated configs (ties kept), minimization.
         reference_point: Per-objective worst over all rows.
         max_hv: Hypervolume of ``values[front]`` w.r.t. ``reference_point`` (minimization).
     """
 
     space: SearchSpace
-    configs: tuple[Config, ...]
     values: np.ndarray
     front: tuple[int, ...]
     reference_point: tuple[float, ...]
@@ -192,15 +189,13 @@ def digits_table(path: Path = _DIGITS_TABLE) -> DigitsTable:
             np.log10(frame["energy_mJ"].to_numpy(float)),
         ]
     )
-    # BoTorch maximizes; identical rows (both prune kinds at ratio 0) all stay on the front.
-    on_front = is_non_dominated(-torch.from_numpy(values), deduplicate=False)
-    front = torch.nonzero(on_front).flatten().tolist()
+    # Identical rows (both prune kinds at ratio 0) all stay on the front.
+    front = np.flatnonzero(non_dominated_mask(values, ["minimize"] * len(DIGITS_OBJECTIVES)))
     reference_point = tuple(map(float, values.max(axis=0)))
     return DigitsTable(
         space=space,
-        configs=configs,
         values=values,
-        front=tuple(front),
+        front=tuple(map(int, front)),
         reference_point=reference_point,
         max_hv=hypervolume_trace(values[front], reference_point)[-1],
         row_of={key: i for i, key in enumerate(keys)},
