@@ -34,45 +34,43 @@ _MIN_DISTINCT = 3
 # Smallest base of the inverse's power: samples beyond the range of the warp (possible
 # when the power is far from 1) map to a very large finite value instead of NaN.
 _MIN_BASE = 1e-9
-# Powers this close to 0 or 2 use the transform's logarithmic limit.
-_LOG_LIMIT = 1e-6
+# Distance kept from the powers 0 and 2 (see ``_regular``).
+_SINGULAR_GAP = 1e-3
+
+
+def _regular(power: Tensor) -> Tensor:
+    """``power`` nudged ``_SINGULAR_GAP`` away from 0 and 2, where the transform's
+    formulas divide by zero (its limits there are logarithms; the nudged power is within
+    1e-3 of them on the z-scored range). Keeping one formula also keeps the gradients of
+    the acquisition through the inverse finite: ``torch.where`` between a formula and its
+    limit back-propagates the NaN of the branch it did not pick."""
+    for singular in (0.0, 2.0):
+        near = (power - singular).abs() < _SINGULAR_GAP
+        power = torch.where(near, singular + _SINGULAR_GAP, power)
+    return power
 
 
 def yeo_johnson(z: Tensor, power: Tensor) -> Tensor:
     """The Yeo-Johnson transform of ``z`` with one power per last-dimension column."""
-    power = power.expand_as(z)
+    power = _regular(power).expand_as(z)
     up, down = z.clamp_min(0), z.clamp_max(0)
-    positive = torch.where(
-        power.abs() < _LOG_LIMIT, torch.log1p(up), ((up + 1).pow(power) - 1) / power
-    )
-    negative = torch.where(
-        (power - 2).abs() < _LOG_LIMIT,
-        -torch.log1p(-down),
-        -((1 - down).pow(2 - power) - 1) / (2 - power),
-    )
+    positive = ((up + 1).pow(power) - 1) / power
+    negative = -((1 - down).pow(2 - power) - 1) / (2 - power)
     return torch.where(z >= 0, positive, negative)
 
 
 def inverse_yeo_johnson(t: Tensor, power: Tensor) -> Tensor:
     """``yeo_johnson``'s inverse, finite everywhere (see ``_MIN_BASE``)."""
-    power = power.expand_as(t)
+    power = _regular(power).expand_as(t)
     up, down = t.clamp_min(0), t.clamp_max(0)
-    positive = torch.where(
-        power.abs() < _LOG_LIMIT,
-        torch.expm1(up),
-        (power * up + 1).clamp_min(_MIN_BASE).pow(1 / power) - 1,
-    )
-    negative = torch.where(
-        (power - 2).abs() < _LOG_LIMIT,
-        -torch.expm1(-down),
-        1 - (1 - (2 - power) * down).clamp_min(_MIN_BASE).pow(1 / (2 - power)),
-    )
+    positive = (power * up + 1).clamp_min(_MIN_BASE).pow(1 / power) - 1
+    negative = 1 - (1 - (2 - power) * down).clamp_min(_MIN_BASE).pow(1 / (2 - power))
     return torch.where(t >= 0, positive, negative)
 
 
 def _slope(z: Tensor, power: Tensor) -> Tensor:
     """d yeo_johnson / dz, for the delta method on observation noise."""
-    power = power.expand_as(z)
+    power = _regular(power).expand_as(z)
     return torch.where(
         z >= 0, (z.clamp_min(0) + 1).pow(power - 1), (1 - z.clamp_max(0)).pow(1 - power)
     )

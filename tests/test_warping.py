@@ -108,3 +108,11 @@ def test_fit_model_warps_the_objectives_only_when_asked() -> None:
         problem = ProposalProblem(X=X, Y=Y, bounds=torch.tensor([[0.0] * 3, [1.0] * 3]), warp=warp)
         model, _ = fit_model(problem)
         assert isinstance(model.outcome_transform, ChainedOutcomeTransform) is warp
+
+
+@given(power=st.sampled_from([0.0, 2.0, 1e-9, 2.0 - 1e-9, -2.0, 4.0]))
+def test_gradients_through_the_inverse_are_finite_at_every_power(power: float) -> None:
+    # The acquisition optimizer differentiates through the inverse warp of its samples.
+    t = torch.linspace(-3, 3, 13, dtype=torch.double, requires_grad=True)
+    inverse_yeo_johnson(t, torch.tensor([power], dtype=torch.double)).sum().backward()
+    assert t.grad is not None and bool(torch.isfinite(t.grad).all()), t.grad
