@@ -26,7 +26,6 @@ from typing import Literal
 
 import torch
 from botorch.acquisition import AcquisitionFunction
-from botorch.acquisition.cached_cholesky import supports_cache_root
 from botorch.acquisition.multi_objective import (
     qNoisyExpectedHypervolumeImprovement,
 )
@@ -40,11 +39,7 @@ from botorch.exceptions.warnings import InputDataWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import GenericDeterministicModel, MixedSingleTaskGP, ModelList, SingleTaskGP
 from botorch.models.model import Model
-from botorch.models.transforms.outcome import (
-    ChainedOutcomeTransform,
-    OutcomeTransform,
-    Standardize,
-)
+from botorch.models.transforms.outcome import Standardize
 from botorch.optim import optimize_acqf, optimize_acqf_mixed_alternating
 from botorch.optim.initializers import gen_batch_initial_conditions
 from botorch.sampling.get_sampler import get_sampler
@@ -53,8 +48,6 @@ from botorch.utils.multi_objective.box_decompositions import FastNondominatedPar
 from botorch.utils.sampling import sample_simplex
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
-
-from moo.warping import YeoJohnsonWarp
 
 __all__ = [
     "Acquisition",
@@ -124,8 +117,6 @@ class ProposalProblem:
         deterministic: The learned objectives return the same value for the same config
             (closed-form functions, table lookups): their GP interpolates the data
             instead of learning a noise level.
-        warp: The learned objectives' GP models them through a fitted Yeo-Johnson warp
-            (``moo.warping``).
     """
 
     X: Tensor
@@ -140,7 +131,6 @@ class ProposalProblem:
     ref_point: Tensor | None = None
     warm_start: Hyperparameters | None = None
     deterministic: bool = False
-    warp: bool = False
 
     @property
     def num_objectives(self) -> int:
@@ -176,7 +166,6 @@ def fit_gp(
     warm_start: dict[str, list] | None = None,
     *,
     deterministic: bool = False,
-    warp: bool = False,
 ) -> Model:
     """A batched GP with one output per column of ``Y``, outcomes standardized.
 
@@ -185,22 +174,16 @@ def fit_gp(
     A warm start (the previous proposal's optimum, one point less) puts L-BFGS next to
     the new optimum: the fit takes a few steps instead of a hundred. Parameters whose
     shape changed (another number of outputs) start from the defaults. ``deterministic``
-    fixes the noise at ``_DETERMINISTIC_NOISE`` of each (standardized) outcome's
-    variance; ``warp`` puts each outcome through a fitted Yeo-Johnson warp first
-    (``moo.warping``), and the posterior comes back in the outcomes' own units.
+    fixes the noise at ``_DETERMINISTIC_NOISE`` of each outcome's variance.
     """
-    m = Y.shape[-1]
-    outcome_transform: OutcomeTransform = Standardize(m=m)
-    if warp:
-        outcome_transform = ChainedOutcomeTransform(
-            warp=YeoJohnsonWarp(m), standardize=outcome_transform
-        )
-    # A placeholder noise makes BoTorch build a fixed-noise likelihood; its level is set
-    # below in the model's standardized units, where "a share of the variance" is exact.
-    noise = {"train_Yvar": torch.ones_like(Y)} if deterministic else {}
+    noise = {}
+    if deterministic:
+        variance = Y.var(dim=0).clamp_min(1e-12)
+        noise["train_Yvar"] = (_DETERMINISTIC_NOISE * variance).expand_as(Y).clone()
     with warnings.catch_warnings():
         # Categorical indices lie outside [0, 1] by design.
         warnings.simplefilter("ignore", InputDataWarning)
+        outcome_transform = Standardize(m=Y.shape[-1])
         if categorical_dims:
             gp: Model = MixedSingleTaskGP(
                 X,
@@ -211,8 +194,6 @@ def fit_gp(
             )
         else:
             gp = SingleTaskGP(X, Y, outcome_transform=outcome_transform, **noise)
-        if deterministic:
-            gp.likelihood.noise = torch.full_like(gp.likelihood.noise, _DETERMINISTIC_NOISE)
         _load(gp, warm_start or {})
         fit_gpytorch_mll(
             ExactMarginalLogLikelihood(gp.likelihood, gp),
@@ -268,7 +249,6 @@ def fit_model(problem: ProposalProblem) -> tuple[Model, list[int]]:
                 cat_dims,
                 warm.get("objectives"),
                 deterministic=problem.deterministic,
-                warp=problem.warp,
             )
         )
     if known:
@@ -332,9 +312,8 @@ def build_acquisition(
         "constraints": constraints,
         "X_pending": problem.X_pending,
         "prune_baseline": True,
-        # Root caching needs one joint Gaussian posterior: not a model list's list of
-        # them, nor a warped GP's transformed one.
-        "cache_root": supports_cache_root(model),
+        # Root caching needs one joint posterior; a model list has a list of them.
+        "cache_root": not isinstance(model, ModelList),
     }
     if kind == "qlognparego":
         weights = sample_simplex(m, seed=seed, dtype=problem.Y.dtype).squeeze(0)

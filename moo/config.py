@@ -68,8 +68,6 @@ class SamplerSection(_Section):
     """Model the objectives the adapter knows exactly (``known_metrics``) without a GP."""
     deterministic: bool = False
     """The objectives repeat exactly for a config (functions, lookups): interpolate them."""
-    warp: bool = False
-    """Model the learned objectives through a fitted Yeo-Johnson warp (skewed errors)."""
     num_restarts: int = Field(default=8, ge=1)
     raw_samples: int = Field(default=256, ge=1)
 

@@ -119,10 +119,6 @@ class QNEHVISampler(BaseSampler):
             interpolates them instead of learning a noise level, which blurs a front
             that spans a small part of an objective's range. Leave off when a config's
             score varies from run to run (training with random seeds).
-        warp_objectives: The learned objectives' GP models them through a fitted
-            Yeo-Johnson warp (``moo.warping``), so that a few very bad configs (an
-            architecture that does not learn) do not flatten its picture of the good
-            ones. The acquisition still scores in the objectives' own units.
         num_restarts: Restarts of the acquisition optimizer (non-enumerated spaces).
         raw_samples: Raw samples to pick the restarts from.
 
@@ -143,7 +139,6 @@ class QNEHVISampler(BaseSampler):
         known_objectives: Mapping[int, Callable[[dict[str, Any]], float]] | None = None,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         deterministic_objectives: bool = False,
-        warp_objectives: bool = False,
         num_restarts: int = 8,
         raw_samples: int = 256,
     ) -> None:
@@ -160,7 +155,6 @@ class QNEHVISampler(BaseSampler):
         self._log = sorted(set(log_objectives))
         self._constraints_func = constraints_func
         self._deterministic = deterministic_objectives
-        self._warp = warp_objectives
         self._num_restarts = num_restarts
         self._raw_samples = raw_samples
         self._independent = RandomSampler(seed=self._seed)
@@ -274,7 +268,6 @@ class QNEHVISampler(BaseSampler):
             else self._scaled([self._reference_point], len(directions))[0] * signs,
             warm_start=history.latest(GP_STATE_KEY),
             deterministic=self._deterministic,
-            warp=self._warp,
         )
         seen = history.seen_keys()
         candidates = None

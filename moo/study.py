@@ -191,7 +191,6 @@ def build_sampler(config: StudyConfig, space: SearchSpace, adapter: Any) -> Base
             if section.known_objectives
             else None,
             deterministic_objectives=section.deterministic,
-            warp_objectives=section.warp,
             num_restarts=section.num_restarts,
             raw_samples=section.raw_samples,
         )

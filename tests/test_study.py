@@ -98,22 +98,6 @@ def test_a_deterministic_study_interpolates_and_a_default_one_learns_its_noise(
     assert any("noise" in name for name in fitted) is not deterministic
 
 
-def test_the_warp_switch_reaches_the_model(write_study: WriteStudy) -> None:
-    studies = {
-        warp: run_file(
-            write_study(
-                f"warp_{warp}",
-                sampler={"num_restarts": 2, "raw_samples": 64, "warp": warp},
-                stop={"max_trials": 8, "rule": "budget"},
-            )
-        )
-        for warp in (False, True)
-    }
-    plain, warped = ([t.params for t in studies[w].trials] for w in (False, True))
-    assert plain[:6] == warped[:6]  # the same Sobol design
-    assert plain[6:] != warped[6:]  # then Branin's skew is modeled differently
-
-
 def test_hypervolume_is_recorded_and_the_stall_rule_stops_the_study(
     write_study: WriteStudy,
 ) -> None:

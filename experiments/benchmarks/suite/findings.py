@@ -1,8 +1,8 @@
 """The issue's side questions, answered from a results CSV.
 
-- Known objectives, batches and the variants: the final hypervolume gap of a variant
-  (``-known``, ``-q4``, ``-ref``, ``-warp``) over that of its base method, per problem
-  (``10 ** (mean log10 gap)`` ratio: below 1 the variant is better).
+- Known objectives and batches: the final hypervolume gap of a variant (``-known``,
+  ``-q4``) over that of its base method, per problem (``10 ** (mean log10 gap)`` ratio:
+  below 1 the variant is better).
 - Convergence stop: the trial at which moo's ``HypervolumeStall`` rule would have stopped
   each run, and the share of the full-budget hypervolume reached there. The rule sees
   what it sees in a study, the hypervolume normalized by the initial design's ideal and
@@ -23,7 +23,6 @@ VARIANTS: tuple[tuple[str, str], ...] = (
     ("moo-qlognehvi-known", "moo-qlognehvi"),
     ("moo-qlognehvi-q4", "moo-qlognehvi"),
     ("moo-qlognehvi-ref", "moo-qlognehvi"),
-    ("moo-qlognehvi-warp", "moo-qlognehvi"),
 )
 """``(variant, base)`` pairs compared when both are in the results."""
 STOP_WINDOW = 10

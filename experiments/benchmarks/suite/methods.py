@@ -126,7 +126,6 @@ def moo_sampler(
     *,
     given_ref: bool = False,
     deterministic: bool = True,
-    warp: bool = False,
 ) -> BaseSampler:
     """moo's sampler on ``problem``. Every problem here is noiseless, so, like GPSampler's
     ``deterministic_objective``, its GPs interpolate unless told otherwise."""
@@ -138,7 +137,6 @@ def moo_sampler(
         known_objectives=problem.known if known else None,
         reference_point=problem.reference_point if given_ref else None,
         deterministic_objectives=deterministic,
-        warp_objectives=warp,
     )
 
 
@@ -185,10 +183,6 @@ METHODS: dict[str, Method] = {
     "moo-qlognehvi-ref": Method(
         "moo-qlognehvi-ref",
         optuna_method(partial(moo_sampler, "qlognehvi", False, given_ref=True)),
-    ),
-    # The learned objectives' GP through a fitted Yeo-Johnson warp (moo.warping).
-    "moo-qlognehvi-warp": Method(
-        "moo-qlognehvi-warp", optuna_method(partial(moo_sampler, "qlognehvi", False, warp=True))
     ),
     "moo-qlognehvi-q4": Method(
         "moo-qlognehvi-q4", optuna_method(partial(moo_sampler, "qlognehvi", False), batch=4)

@@ -113,8 +113,7 @@ cells with fewer seeds than the others, and the mean rank is over the problems a
 
 `-known` models the latency (NAS-Bench-201; on digits, latency and energy) exactly, as
 the lookup it is, instead of by a GP; `-ref` is told the problem's reference point;
-`-q4` asks 4 trials before telling any (the others pending), as 4 parallel workers would;
-`-warp` models the learned objectives through a fitted Yeo-Johnson warp (`moo/warping.py`).
+`-q4` asks 4 trials before telling any (the others pending), as 4 parallel workers would.
 
 {variant_table(frame)}
 
