@@ -125,6 +125,18 @@ def test_pending_trials_change_the_proposal() -> None:
     assert without_pending != second
 
 
+def test_the_asks_of_a_batch_are_seeded_apart() -> None:
+    """Asks made while others are pending see the same completed trials; seeded by the
+    data alone they would share restarts and MC samples and crowd one region."""
+    space = unit_space(2)
+    study = run(SyntheticProblem(problem="branin_currin"), moo_sampler(2, seed=3), 8)
+    batch = [study.ask() for _ in range(3)]
+    for trial in batch:
+        space.suggest(trial)
+    seeds = [study.trials[t.number].system_attrs["moo:proposal_seed"] for t in batch]
+    assert len(set(seeds)) == 3
+
+
 def test_same_seed_same_proposals() -> None:
     problem = SyntheticProblem(problem="branin_currin")
     a = [t.params for t in run(problem, moo_sampler(2, seed=7), 9).trials]
