@@ -55,8 +55,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ACQ_VALUE_KEY",
     "GP_STATE_KEY",
-    "PROPOSE_SECONDS_KEY",
     "PROPOSAL_SEED_KEY",
+    "PROPOSE_SECONDS_KEY",
     "SIBLING_KEY",
     "QNEHVISampler",
     "default_n_initial",

@@ -14,10 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from moo.config import StopSection
 from moo.convergence import HypervolumeStall, Progress, default_min_trials, hypervolume_history
 from moo.history import inferred_scale
 
-__all__ = ["STOP_TOLS", "STOP_WINDOW", "share_table", "stop_table", "variant_table"]
+__all__ = ["STOP_SETTINGS", "share_table", "stop_table", "variant_table"]
 
 VARIANTS: tuple[tuple[str, str], ...] = (
     ("moo-qlognehvi-known", "moo-qlognehvi"),
@@ -25,9 +26,14 @@ VARIANTS: tuple[tuple[str, str], ...] = (
     ("moo-qlognehvi-ref", "moo-qlognehvi"),
 )
 """``(variant, base)`` pairs compared when both are in the results."""
-STOP_WINDOW = 10
-STOP_TOLS: tuple[float, ...] = (1e-3, 1e-2)
-"""Tolerances tried: the engine's default 1e-3 and a looser 1e-2."""
+_STOP_DEFAULTS = StopSection()
+STOP_SETTINGS: tuple[tuple[int, float], ...] = (
+    (_STOP_DEFAULTS.window, _STOP_DEFAULTS.tol),
+    (10, 1e-3),
+    (_STOP_DEFAULTS.window, 1e-3),
+)
+"""``(window, tol)`` replayed: the engine's default, the default it had until 2026-11-30,
+and the same window with the old, tighter tolerance."""
 STOP_METHOD = "moo-qlognehvi"
 
 
@@ -95,25 +101,24 @@ def stop_trial(hv: list[float], rule: HypervolumeStall) -> int | None:
 
 
 def stop_table(frame: pd.DataFrame) -> str:
-    """Markdown: per problem and tolerance, mean stop trial and true HV share kept there.
+    """Markdown: per problem and ``(window, tol)``, mean stop trial and true HV share kept.
 
     ``min_trials`` is the engine's default (``default_min_trials``).
     """
     runs = frame[frame["method"] == STOP_METHOD]
     lines = [
-        "| problem | budget | tol | runs stopped | mean stop trial | mean (min) HV share at stop |",
-        "|---" * 6 + "|",
+        "| problem | budget | window | tol | runs stopped | mean stop trial "
+        "| mean (min) HV share at stop |",
+        "|---" * 7 + "|",
     ]
     for problem, sub in runs.groupby("problem", sort=False):
         seeds = [r.sort_values("trial") for _, r in sub.groupby("seed")]
-        for tol in STOP_TOLS:
+        for window, tol in STOP_SETTINGS:
             stops, shares = [], []
             for run in seeds:
                 n_initial = int(run["initial"].sum())
                 rule = HypervolumeStall(
-                    window=STOP_WINDOW,
-                    tol=tol,
-                    min_trials=default_min_trials(n_initial, STOP_WINDOW),
+                    window=window, tol=tol, min_trials=default_min_trials(n_initial, window)
                 )
                 t = stop_trial(engine_hypervolume(run["values"], n_initial), rule) or len(run)
                 true_hv = list(run["hypervolume"])
@@ -121,7 +126,7 @@ def stop_table(frame: pd.DataFrame) -> str:
                 shares.append(true_hv[t - 1] / true_hv[-1] if true_hv[-1] > 0 else 1.0)
             fired = sum(t < len(run) for t, run in zip(stops, seeds, strict=True))
             lines.append(
-                f"| {problem} | {len(seeds[0])} | {tol:g} | {fired}/{len(seeds)} | "
+                f"| {problem} | {len(seeds[0])} | {window} | {tol:g} | {fired}/{len(seeds)} | "
                 f"{sum(stops) / len(stops):.1f} | {sum(shares) / len(shares):.2%} "
                 f"({min(shares):.2%}) |"
             )

@@ -21,6 +21,7 @@ import pandas as pd
 
 from experiments.benchmarks.suite.findings import (
     STOP_METHOD,
+    STOP_SETTINGS,
     share_table,
     stop_table,
     variant_table,
@@ -117,13 +118,14 @@ the lookup it is, instead of by a GP; `-ref` is told the problem's reference poi
 
 {variant_table(frame)}
 
-## Convergence stop (`HypervolumeStall`, window 10) on {STOP_METHOD}'s runs
+## Convergence stop (`HypervolumeStall`) on {STOP_METHOD}'s runs
 
 The trial at which the rule would have stopped (the budget when it never fires), judging
 by the hypervolume a study records (normalized by the initial design's ideal and inferred
 reference point: the rule does not know the true front), and the share of the full-budget
-true hypervolume reached there. The engine's default is tol 0.001, min_trials = initial
-design + 2 windows.
+true hypervolume reached there. The first row of each problem is the engine's default
+(window {STOP_SETTINGS[0][0]}, tol {STOP_SETTINGS[0][1]:g}); min_trials = initial design
++ 2 windows.
 
 {stop_table(frame)}
 
