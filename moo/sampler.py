@@ -204,9 +204,8 @@ class QNEHVISampler(BaseSampler):
             kind, acq_value = "sobol", math.nan
         else:
             # Seeded by the proposal's index, not by the data: the asks of a batch see the
-            # same completed trials, and with one seed they shared their restarts and MC
-            # samples and piled up in one region (q=4 on ZDT1 lost up to 0.56 in log10
-            # HV gap to sequential; `sampler_notes.md`, "Batches").
+            # same completed trials, and seeded by those they would all start from the
+            # same random restarts and MC samples.
             seed = _derive_seed(self._seed, index)
             with warnings.catch_warnings():
                 # Jitter and restarted L-BFGS runs are BoTorch coping, not user news.
