@@ -150,6 +150,10 @@ _WARM_FIT_MAXITER = 20
 # 0.30 warm vs 0.47 cold), while a cold fit of a few dozen points costs a fraction of a
 # second anyway.
 _WARM_START_MIN_OBSERVATIONS = 48
+# Raw (unconstrained) hyperparameters of outcome-standardized GPs on unit-cube or index
+# inputs stay within a few hundred in a fit from the defaults; values far beyond mean a
+# warm-start chain drifted off (see ``fit_gp``).
+_WARM_START_MAX_ABS = 1e3
 # Observation noise variance, as a share of the outcome's variance, of a GP over
 # deterministic objectives: just above GPyTorch's floor of 1e-6 (below it, it warns and
 # rounds up). A learned noise level settles near 1e-3 under BoTorch's prior even on
@@ -175,7 +179,15 @@ def fit_gp(
     the new optimum: the fit takes a few steps instead of a hundred. Parameters whose
     shape changed (another number of outputs) start from the defaults. ``deterministic``
     fixes the noise at ``_DETERMINISTIC_NOISE`` of each outcome's variance.
+
+    A chain of warm starts can drift where the likelihood is flat and no fit moves: on
+    NAS-Bench-201, after 35 warm-started fits (83 observations), the outputscale of the
+    standardized error was ~1e6 and the lengthscales sat at 1e-6 and 1e7; the next fit
+    failed every retry and the study stopped. A warm start with any parameter beyond
+    ``_WARM_START_MAX_ABS`` (raw) is therefore dropped and the fit starts cold.
     """
+    if warm_start and not _plausible(warm_start):
+        warm_start = None
     noise = {}
     if deterministic:
         variance = Y.var(dim=0).clamp_min(1e-12)
@@ -202,6 +214,14 @@ def fit_gp(
             },
         )
     return gp
+
+
+def _plausible(values: dict[str, list]) -> bool:
+    """Whether every raw hyperparameter of a warm start lies within ``_WARM_START_MAX_ABS``."""
+    return all(
+        bool((torch.tensor(v, dtype=torch.double).abs() <= _WARM_START_MAX_ABS).all())
+        for v in values.values()
+    )
 
 
 def _load(gp: Model, values: dict[str, list]) -> None:

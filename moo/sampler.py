@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from botorch.exceptions.errors import ModelFittingError
 from botorch.exceptions.warnings import OptimizationWarning
 from botorch.utils.multi_objective import is_non_dominated
 from linear_operator.utils.warnings import NumericalWarning
@@ -199,23 +200,32 @@ class QNEHVISampler(BaseSampler):
         history = _History(study, space, exclude_number=trial.number)
         n_initial = self._n_initial or default_n_initial(space.dim)
         index = history.n_proposed_before(trial.number)
-        if index < n_initial or len(history.complete) < 2:
-            config = _first_unseen(space.sobol(index + _DEDUP_POOL, self._seed)[index:], history)
-            kind, acq_value = "sobol", math.nan
-        else:
+        config: dict[str, Any] | None = None
+        kind, acq_value = "sobol", math.nan
+        if index >= n_initial and len(history.complete) >= 2:
             # Seeded by the proposal's index, not by the data: the asks of a batch see the
             # same completed trials, and seeded by those they would all start from the
             # same random restarts and MC samples.
             seed = _derive_seed(self._seed, index)
-            with warnings.catch_warnings():
-                # Jitter and restarted L-BFGS runs are BoTorch coping, not user news.
-                warnings.simplefilter("ignore", NumericalWarning)
-                warnings.simplefilter("ignore", OptimizationWarning)
-                warnings.simplefilter("ignore", RuntimeWarning)
-                config, acq_value, state = self._propose(space, history, study.directions, seed)
-            kind = "bo"
-            study._storage.set_trial_system_attr(trial._trial_id, GP_STATE_KEY, state)
-            study._storage.set_trial_system_attr(trial._trial_id, PROPOSAL_SEED_KEY, seed)
+            try:
+                with warnings.catch_warnings():
+                    # Jitter and restarted L-BFGS runs are BoTorch coping, not user news.
+                    warnings.simplefilter("ignore", NumericalWarning)
+                    warnings.simplefilter("ignore", OptimizationWarning)
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    config, acq_value, state = self._propose(space, history, study.directions, seed)
+                kind = "bo"
+                study._storage.set_trial_system_attr(trial._trial_id, GP_STATE_KEY, state)
+                study._storage.set_trial_system_attr(trial._trial_id, PROPOSAL_SEED_KEY, seed)
+            except ModelFittingError as e:
+                # One unfittable model must not end a study of expensive trials.
+                _logger.warning(
+                    "trial %d: no model-based proposal (%s); a quasi-random config instead",
+                    trial.number,
+                    e,
+                )
+        if config is None:
+            config = _first_unseen(space.sobol(index + _DEDUP_POOL, self._seed)[index:], history)
         storage = study._storage
         storage.set_trial_system_attr(
             trial._trial_id, PROPOSE_SECONDS_KEY, time.perf_counter() - started

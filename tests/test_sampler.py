@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import optuna
 import pytest
+from botorch.exceptions.errors import ModelFittingError
 
 from moo.pareto import hypervolume
 from moo.sampler import QNEHVISampler
@@ -135,6 +137,27 @@ def test_the_asks_of_a_batch_are_seeded_apart() -> None:
         space.suggest(trial)
     seeds = [study.trials[t.number].system_attrs["moo:proposal_seed"] for t in batch]
     assert len(set(seeds)) == 3
+
+
+class _Unfittable(QNEHVISampler):
+    """A sampler whose every model fit fails, as one did on NAS-Bench-201."""
+
+    def _propose(self, *args: object, **kwargs: object) -> tuple:
+        raise ModelFittingError("All attempts to fit the model have failed.")
+
+
+def test_an_unfittable_model_gives_a_quasi_random_trial_not_a_crash(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    space = unit_space(2)
+    sampler = _Unfittable(search_space=space, seed=0, n_initial=4)
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    with caplog.at_level(logging.WARNING, logger="moo.sampler"):
+        study.optimize(lambda t: tuple(space.suggest(t).values()), n_trials=6)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 6
+    assert {t.system_attrs["moo:proposal"] for t in study.trials} == {"sobol"}
+    assert len({tuple(t.params.values()) for t in study.trials}) == 6
+    assert "trial 5: no model-based proposal" in caplog.text
 
 
 def test_same_seed_same_proposals() -> None:
