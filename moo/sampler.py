@@ -200,6 +200,7 @@ class QNEHVISampler(BaseSampler):
         history = _History(study, space, exclude_number=trial.number)
         n_initial = self._n_initial or default_n_initial(space.dim)
         index = history.n_proposed_before(trial.number)
+        storage = study._storage
         config: dict[str, Any] | None = None
         kind, acq_value = "sobol", math.nan
         if index >= n_initial and len(history.complete) >= 2:
@@ -214,9 +215,6 @@ class QNEHVISampler(BaseSampler):
                     warnings.simplefilter("ignore", OptimizationWarning)
                     warnings.simplefilter("ignore", RuntimeWarning)
                     config, acq_value, state = self._propose(space, history, study.directions, seed)
-                kind = "bo"
-                study._storage.set_trial_system_attr(trial._trial_id, GP_STATE_KEY, state)
-                study._storage.set_trial_system_attr(trial._trial_id, PROPOSAL_SEED_KEY, seed)
             except ModelFittingError as e:
                 # One unfittable model must not end a study of expensive trials.
                 _logger.warning(
@@ -224,9 +222,12 @@ class QNEHVISampler(BaseSampler):
                     trial.number,
                     e,
                 )
+            else:
+                kind = "bo"
+                storage.set_trial_system_attr(trial._trial_id, GP_STATE_KEY, state)
+                storage.set_trial_system_attr(trial._trial_id, PROPOSAL_SEED_KEY, seed)
         if config is None:
             config = _first_unseen(space.sobol(index + _DEDUP_POOL, self._seed)[index:], history)
-        storage = study._storage
         storage.set_trial_system_attr(
             trial._trial_id, PROPOSE_SECONDS_KEY, time.perf_counter() - started
         )
