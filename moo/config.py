@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from moo.adapters import require_allowed
 from moo.errors import ConfigError
 from moo.space import SearchSpace, format_validation_error, read_yaml
 
@@ -229,25 +230,45 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[Override]) -> d
     return result
 
 
-def load_adapter(section: AdapterSection) -> Any:
-    """Import ``module:Class`` and construct it with the YAML options."""
+def load_adapter(section: AdapterSection, *, source: str | None = None) -> Any:
+    """Import ``module:Class`` and construct it with the YAML options.
+
+    The module must be on the allow-list (``moo.adapters``): it is checked before the
+    import, which is where a module's code runs. Every failure is one ``ConfigError``
+    line that starts with ``source`` (the file or the study) and the key.
+    """
+    where = f"{source}: objective" if source else "objective"
     module_name, class_name = section.adapter.split(":")
+    require_allowed(section.adapter, where=f"{where}.adapter")
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise ConfigError(f"objective.adapter: cannot import module {module_name!r} ({e}).") from e
+        raise ConfigError(f"{where}.adapter: cannot import module {module_name!r} ({e}).") from e
+    except Exception as e:
+        raise ConfigError(
+            f"{where}.adapter: importing {module_name!r} failed ({_first_line(e)})."
+        ) from e
     cls = getattr(module, class_name, None)
     if cls is None:
-        raise ConfigError(f"objective.adapter: module {module_name!r} has no {class_name!r}.")
+        raise ConfigError(f"{where}.adapter: module {module_name!r} has no {class_name!r}.")
     try:
         adapter = cls(**section.options)
     except TypeError as e:
-        raise ConfigError(f"objective.options: {_clean_type_error(e)}") from e
-    except ValueError as e:
-        raise ConfigError(f"objective.options: {e}") from e
+        raise ConfigError(f"{where}.options: {_clean_type_error(e)}") from e
+    except (ValueError, OSError) as e:  # a bad option; a data folder that is not there
+        raise ConfigError(f"{where}.options: {str(e).strip().splitlines()[0]}") from e
+    except Exception as e:
+        raise ConfigError(
+            f"{where}.adapter: {section.adapter}(**options) failed ({_first_line(e)})."
+        ) from e
     if not callable(getattr(adapter, "evaluate", None)):
-        raise ConfigError(f"objective.adapter: {section.adapter} has no evaluate(config, context).")
+        raise ConfigError(f"{where}.adapter: {section.adapter} has no evaluate(config, context).")
     return adapter
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _clean_type_error(error: TypeError) -> str:
