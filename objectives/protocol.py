@@ -13,6 +13,18 @@ An adapter is any class with an ``evaluate`` method; two optional hooks let it d
 - ``known_metrics(config)`` returns the metrics that are exact, cheap functions of the
   config (latency and energy from a hardware model, a table lookup). The sampler uses them
   as deterministic models instead of learning them with a GP.
+
+A study that states a ``workload:`` (how often inference runs, from what battery) passes
+it to the adapter's constructor as ``workload=Workload(...)``; an adapter that accepts it
+adds duty-cycle metrics (``avg_power_mW``, ``battery_life_h``) to its results. To let
+``moo recommend`` and ``moo report`` re-rank stored trials at any other period, such an
+adapter class also has a static hook that needs no constructed adapter (no data, no
+model):
+
+- ``workload_metrics(config, metrics, workload) -> TrialResult``: the duty-cycle metrics
+  of a config whose per-inference metrics (``metrics``, as stored) are known, with
+  constraints ``> 0`` where the config cannot serve that workload (an inference longer
+  than the period).
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Adapter", "EvalContext", "Sibling", "TrialResult"]
+__all__ = ["Adapter", "EvalContext", "Sibling", "TrialResult", "Workload"]
 
 Config = Mapping[str, Any]
 
@@ -42,6 +54,27 @@ class EvalContext:
     seed: int
     workdir: Path
     trial_number: int = 0
+
+
+@dataclass(frozen=True)
+class Workload:
+    """How the deployed model is used: one inference every ``period_s``, on a battery.
+
+    Attributes:
+        periods_s: Inference periods in seconds; an adapter reports its duty-cycle metrics
+            at each (the first unsuffixed, every one as ``<metric>@<period>s`` when there
+            are several), so a study can trade frequent against rare inference.
+        battery_mAh: Battery capacity; without it there is no battery life.
+        voltage: Battery voltage.
+    """
+
+    periods_s: tuple[float, ...]
+    battery_mAh: float | None = None
+    voltage: float = 3.3
+
+    def at(self, period_s: float) -> Workload:
+        """The same battery at one other period (what ``moo recommend`` sweeps)."""
+        return Workload((float(period_s),), self.battery_mAh, self.voltage)
 
 
 @dataclass(frozen=True)

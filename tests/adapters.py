@@ -99,3 +99,11 @@ class MeasuredOnFast(PerDevice):
     def known_metrics(self, config: Mapping[str, Any]) -> dict[str, float]:
         speed = SPEED[config["device"]]
         return {"speed": speed} if config["device"] == "fast" else {"f0": speed, "speed": speed}
+
+
+class Echo:
+    """Objectives read straight off the config (``score = x0``, ``cost = x1``), so a test
+    can stage any sequence of trials with ``enqueue_trial``."""
+
+    def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
+        return TrialResult(metrics={"score": float(config["x0"]), "cost": float(config["x1"])})
