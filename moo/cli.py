@@ -30,10 +30,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from moo.config import load_study_config
+from moo.config import Override, apply_overrides, load_study_config, validate_study_config
 from moo.errors import MooError
 from moo.history import RunStatus, StudyHistory, proposed
-from moo.keys import CONFIG_KEY, STOP_REASON_KEY
+from moo.keys import STOP_REASON_KEY
 from moo.study import StudyRun, create_study, load_study
 
 app = typer.Typer(
@@ -129,7 +129,8 @@ def run(
     """Create a study from a YAML file and run it until its front converges."""
     config = load_study_config(study_file)
     if max_trials is not None:
-        config.stop.max_trials = max_trials
+        data = apply_overrides(config.model_dump(mode="json"), _max_trials(max_trials))
+        config = validate_study_config(data, source=str(study_file))
     study = create_study(config, storage=storage)
     _run(StudyRun(study, config), config.study.name)
 
@@ -144,11 +145,13 @@ def resume(
     ] = None,
 ) -> None:
     """Continue a stopped or crashed study from its storage alone."""
-    optuna_study, config = load_study(study, storage=storage)
-    if max_trials is not None:
-        config.stop.max_trials = max_trials
-        optuna_study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
+    overrides = _max_trials(max_trials) if max_trials is not None else ()
+    optuna_study, config = load_study(study, storage=storage, overrides=overrides)
     _run(StudyRun(optuna_study, config), f"{study} (resumed)")
+
+
+def _max_trials(value: int) -> tuple[Override]:
+    return (Override("stop.max_trials", value, "--max-trials"),)
 
 
 @app.command()

@@ -13,6 +13,8 @@ import importlib
 import inspect
 import math
 import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -26,11 +28,13 @@ from objectives.protocol import Workload
 __all__ = [
     "ExecutionSection",
     "ObjectiveSpec",
+    "Override",
     "SamplerSection",
     "StopSection",
     "StudyConfig",
     "WorkloadSection",
     "adapter_class",
+    "apply_overrides",
     "load_adapter",
     "load_study_config",
 ]
@@ -39,7 +43,8 @@ _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Assignments are validated too: an invalid value never reaches the storage.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class StudySection(_Section):
@@ -277,6 +282,44 @@ def validate_study_config(data: Any, *, source: str) -> StudyConfig:
         raise ConfigError(format_validation_error(e, source)) from e
     SearchSpace.from_dict(config.space, source=source, key_prefix="space.")
     return config
+
+
+@dataclass(frozen=True)
+class Override:
+    """A command-line value that replaces one key of a study config.
+
+    Attributes:
+        key: Dotted path in the study config, ``section.field`` (``stop.max_trials``).
+        value: The new value, as typed.
+        option: The option it came from (``--max-trials``), to name it in errors.
+    """
+
+    key: str
+    value: Any
+    option: str
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Iterable[Override]) -> dict[str, Any]:
+    """``data`` (a study config as stored or read) with ``overrides`` applied.
+
+    Each value is validated on its own first, so a bad one is reported as the option the
+    user typed (``--max-trials -5: stop.max_trials: Input should be greater than or equal
+    to 1``) and never reaches the storage. ``data`` itself is not validated here: a stored
+    config that an override repairs must still load.
+    """
+    result = dict(data)
+    for override in overrides:
+        section, field = override.key.split(".")
+        model = StudyConfig.model_fields[section].annotation
+        assert isinstance(model, type) and issubclass(model, _Section), override.key
+        try:
+            setattr(model.model_construct(), field, override.value)  # validate_assignment
+        except ValidationError as e:
+            source = f"{override.option} {override.value}"
+            raise ConfigError(format_validation_error(e, source, f"{section}.")) from e
+        stored = result.get(section)
+        result[section] = {**(stored if isinstance(stored, dict) else {}), field: override.value}
+    return result
 
 
 def adapter_class(section: AdapterSection) -> type:

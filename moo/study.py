@@ -35,9 +35,17 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.samplers import BaseSampler, GPSampler, NSGAIISampler, RandomSampler, TPESampler
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, create_trial
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
-from moo.config import StudyConfig, default_storage, load_adapter, validate_study_config
+from moo.config import (
+    Override,
+    StudyConfig,
+    apply_overrides,
+    default_storage,
+    load_adapter,
+    validate_study_config,
+)
 from moo.convergence import (
     AnyOf,
     HypervolumeStall,
@@ -133,8 +141,15 @@ def create_study(config: StudyConfig, *, storage: str | None = None) -> optuna.S
     return study
 
 
-def load_study(name: str, *, storage: str | None = None) -> tuple[optuna.Study, StudyConfig]:
-    """Open a study created by moo; its config comes from the storage, not from a file."""
+def load_study(
+    name: str, *, storage: str | None = None, overrides: Sequence[Override] = ()
+) -> tuple[optuna.Study, StudyConfig]:
+    """Open a study created by moo; its config comes from the storage, not from a file.
+
+    ``overrides`` (``moo resume --max-trials``) are validated, applied and stored. They are
+    applied before the stored config is validated, so an invalid stored config (written
+    by an older moo, or by hand) is repaired by the resume that sets a valid value.
+    """
     url = storage or default_storage(name)
     database = make_url(url).database
     if url.startswith("sqlite") and database and not Path(database).exists():
@@ -149,15 +164,33 @@ def load_study(name: str, *, storage: str | None = None) -> tuple[optuna.Study, 
             "pass --storage if it lives elsewhere."
         )
     study = optuna.load_study(study_name=name, storage=probe)
-    config = study_config(study)
+    config = study_config(study, overrides)
+    if overrides:
+        study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
     return optuna.load_study(study_name=name, storage=_storage_for(config, url)), config
 
 
-def study_config(study: optuna.Study) -> StudyConfig:
+#: Stored keys a command-line option can set, so that a study whose stored value is
+#: invalid names the command that repairs it.
+_REPAIRS = {("stop", "max_trials"): "moo resume {name} --max-trials N"}
+
+
+def study_config(study: optuna.Study, overrides: Sequence[Override] = ()) -> StudyConfig:
+    """The validated config stored in ``study``, with ``overrides`` applied first."""
     data = study.user_attrs.get(CONFIG_KEY)
-    if data is None:
+    if not isinstance(data, dict):
         raise ConfigError(f"study {study.study_name!r} was not created by moo (no {CONFIG_KEY}).")
-    return validate_study_config(data, source=f"study {study.study_name}")
+    try:
+        return validate_study_config(
+            apply_overrides(data, overrides), source=f"study {study.study_name}"
+        )
+    except ConfigError as e:
+        invalid = e.__cause__.errors() if isinstance(e.__cause__, ValidationError) else []
+        repairs = {_REPAIRS.get(tuple(item["loc"][:2])) for item in invalid} - {None}
+        if not repairs:
+            raise
+        commands = " or ".join(f"`{r.format(name=study.study_name)}`" for r in sorted(repairs))
+        raise ConfigError(f"{e} (the stored config is invalid; {commands} repairs it)") from e
 
 
 def _study_names(storage: RDBStorage) -> set[str]:
