@@ -232,12 +232,32 @@ def pareto(
     if as_csv:
         sys.stdout.write(front.to_csv(index=False))
         return
-    table = Table(title=f"Pareto front of {study} ({len(front)} trials)")
+    table = Table(
+        title=f"Pareto front of {study} ({len(front)} trials)",
+        caption=_threshold_caption(frame, config),
+    )
     for column in front.columns:
         table.add_column(str(column), justify="right")
     for row in front.itertuples(index=False):
         table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
     console.print(table)
+
+
+def _threshold_caption(frame: Any, config: Any) -> str | None:
+    """``threshold accuracy > 0.9; 12 feasible trials short of it left out``."""
+    marks = [
+        f"threshold {o.name} {'>' if o.direction == 'maximize' else '<'} {o.threshold:g}"
+        for o in config.objectives
+        if o.threshold is not None
+    ]
+    if not marks:
+        return None
+    feasible = frame[frame["feasible"]] if len(frame) else frame
+    short = sum(
+        not config.meets_thresholds([row[n] for n in config.objective_names])
+        for _, row in feasible.iterrows()
+    )
+    return f"{', '.join(marks)}; {short} feasible trials short of it left out"
 
 
 @app.command()

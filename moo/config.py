@@ -10,17 +10,21 @@ from the storage alone.
 from __future__ import annotations
 
 import importlib
+import inspect
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from moo.adapters import require_allowed
 from moo.errors import ConfigError
+from moo.pareto import Bound, parse_bound
 from moo.space import SearchSpace, format_validation_error, read_yaml
+from objectives.protocol import Workload
 
 __all__ = [
     "ExecutionSection",
@@ -29,6 +33,8 @@ __all__ = [
     "SamplerSection",
     "StopSection",
     "StudyConfig",
+    "WorkloadSection",
+    "adapter_class",
     "apply_overrides",
     "load_adapter",
     "load_study_config",
@@ -62,6 +68,25 @@ class ObjectiveSpec(_Section):
     positive objectives spanning decades (energy, latency across an MCU and an NPU): on a
     linear scale the largest values fill the hypervolume and every gain near the front
     looks like nothing. Pareto dominance is the same on both scales."""
+    threshold: float | None = Field(default=None, allow_inf_nan=False)
+    """The worst value still worth having (Ax's objective threshold): accuracy 0.9. It is
+    this objective's hypervolume reference, so the acquisition, the hypervolume and the
+    stop rule ignore everything not better than it, and the front lists only configs
+    beyond it. A trial short of it is still kept and still teaches the model."""
+
+    @model_validator(mode="after")
+    def _positive_log_threshold(self) -> ObjectiveSpec:
+        if self.scale == "log" and self.threshold is not None and self.threshold <= 0:
+            raise ValueError(
+                f"threshold of a log-scale objective must be > 0, got {self.threshold}"
+            )
+        return self
+
+    def meets_threshold(self, value: float) -> bool:
+        """True without a threshold, else whether ``value`` is strictly better than it."""
+        if self.threshold is None:
+            return True
+        return value > self.threshold if self.direction == "maximize" else value < self.threshold
 
 
 class SamplerSection(_Section):
@@ -112,6 +137,37 @@ class ExecutionSection(_Section):
     """Dask scheduler to connect to; default: a ``LocalCluster`` with ``n_workers``."""
 
 
+_Period = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class WorkloadSection(_Section):
+    """How the deployed model runs: ``{period_s: 2.0, battery_mAh: 220, voltage: 3.0}``.
+
+    Passed to the adapter, which adds duty-cycle metrics (``avg_power_mW``,
+    ``battery_life_h``) that a study can optimize; ``moo recommend`` and ``moo report``
+    take their defaults from it.
+    """
+
+    period_s: _Period | list[_Period]
+    """Seconds between inferences; a list reports the metrics at each period."""
+    battery_mAh: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    voltage: float = Field(default=3.3, gt=0, allow_inf_nan=False)
+
+    @field_validator("period_s")
+    @classmethod
+    def _distinct_periods(cls, value: float | list[float]) -> float | list[float]:
+        if isinstance(value, list) and (not value or len(set(value)) != len(value)):
+            raise ValueError(f"period_s must be one period or distinct periods, got {value}")
+        return value
+
+    @property
+    def periods(self) -> tuple[float, ...]:
+        return tuple(self.period_s) if isinstance(self.period_s, list) else (self.period_s,)
+
+    def to_workload(self) -> Workload:
+        return Workload(self.periods, self.battery_mAh, self.voltage)
+
+
 class StudyConfig(_Section):
     """A study file, validated. ``space`` is always inlined after loading."""
 
@@ -122,6 +178,19 @@ class StudyConfig(_Section):
     sampler: SamplerSection = Field(default_factory=SamplerSection)
     stop: StopSection = Field(default_factory=StopSection)
     execution: ExecutionSection = Field(default_factory=ExecutionSection)
+    workload: WorkloadSection | None = None
+    constraints: list[str] = Field(default_factory=list)
+    """Outcome constraints on any metric, ``["accuracy >= 0.9"]``: learned by a
+    constraint model, and a trial missing one is infeasible (off the front, no HV)."""
+
+    @field_validator("constraints")
+    @classmethod
+    def _readable_constraints(cls, value: list[str]) -> list[str]:
+        for text in value:
+            bound = parse_bound(text)
+            if bound.op == "==":
+                raise ValueError(f"{text!r}: an outcome constraint needs <, <=, > or >=")
+        return value
 
     @field_validator("objectives")
     @classmethod
@@ -138,6 +207,12 @@ class StudyConfig(_Section):
             raise ValueError(
                 f"sampler.reference_point must name every objective {self.objective_names}, "
                 f"got {sorted(ref)}"
+            )
+        both = [o.name for o in self.objectives if o.threshold is not None and ref is not None]
+        if both:
+            raise ValueError(
+                f"objective thresholds ({', '.join(both)}) are reference-point entries: "
+                "give them in sampler.reference_point or as thresholds, not both"
             )
         return self
 
@@ -161,9 +236,27 @@ class StudyConfig(_Section):
     def search_space(self) -> SearchSpace:
         return SearchSpace.from_dict(self.space, source=self.study.name, key_prefix="space.")
 
+    @property
+    def outcome_constraints(self) -> list[Bound]:
+        return [parse_bound(text) for text in self.constraints]
+
     def reference_point(self) -> list[float] | None:
+        """The HV reference in study units: the YAML's, or the thresholds with NaN for
+        the objectives whose reference is inferred; ``None`` when all are inferred."""
         ref = self.sampler.reference_point
-        return None if ref is None else [ref[name] for name in self.objective_names]
+        if ref is not None:
+            return [ref[name] for name in self.objective_names]
+        if all(o.threshold is None for o in self.objectives):
+            return None
+        return [math.nan if o.threshold is None else o.threshold for o in self.objectives]
+
+    def meets_thresholds(self, values: list[float] | tuple[float, ...]) -> bool:
+        """Whether objective ``values`` (study order) are beyond every threshold."""
+        return all(o.meets_threshold(v) for o, v in zip(self.objectives, values, strict=True))
+
+    def workload_spec(self) -> Workload | None:
+        """The workload handed to the adapter, if the study states one."""
+        return None if self.workload is None else self.workload.to_workload()
 
 
 def default_storage(study_name: str) -> str:
@@ -230,14 +323,13 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[Override]) -> d
     return result
 
 
-def load_adapter(section: AdapterSection, *, source: str | None = None) -> Any:
-    """Import ``module:Class`` and construct it with the YAML options.
+def adapter_class(section: AdapterSection, *, source: str | None = None) -> type:
+    """Import ``module:Class`` (for hooks that need no constructed adapter).
 
     The module must be on the allow-list (``moo.adapters``): it is checked before the
-    import, which is where a module's code runs. Every failure is one ``ConfigError``
-    line that starts with ``source`` (the file or the study) and the key.
+    import, which is where a module's code runs.
     """
-    where = f"{source}: objective" if source else "objective"
+    where = _where(source)
     module_name, class_name = section.adapter.split(":")
     require_allowed(section.adapter, where=f"{where}.adapter")
     try:
@@ -249,10 +341,33 @@ def load_adapter(section: AdapterSection, *, source: str | None = None) -> Any:
             f"{where}.adapter: importing {module_name!r} failed ({_first_line(e)})."
         ) from e
     cls = getattr(module, class_name, None)
-    if cls is None:
+    if not isinstance(cls, type):
         raise ConfigError(f"{where}.adapter: module {module_name!r} has no {class_name!r}.")
+    return cls
+
+
+def load_adapter(
+    section: AdapterSection, workload: Workload | None = None, *, source: str | None = None
+) -> Any:
+    """Import ``module:Class`` and construct it with the YAML options (and the workload).
+
+    Every failure is one ``ConfigError`` line that starts with ``source`` (the file or the
+    study) and the key.
+    """
+    where = _where(source)
+    cls = adapter_class(section, source=source)
+    options = dict(section.options)
+    if workload is not None:
+        parameters = inspect.signature(cls).parameters.values()
+        if not any(p.name == "workload" or p.kind == p.VAR_KEYWORD for p in parameters):
+            raise ConfigError(
+                f"{f'{source}: ' if source else ''}workload: the adapter {section.adapter} "
+                "takes no workload, so it has no duty-cycle metrics; remove the section or use "
+                "an adapter that costs devices."
+            )
+        options["workload"] = workload
     try:
-        adapter = cls(**section.options)
+        adapter = cls(**options)
     except TypeError as e:
         raise ConfigError(f"{where}.options: {_clean_type_error(e)}") from e
     except (ValueError, OSError) as e:  # a bad option; a data folder that is not there
@@ -264,6 +379,10 @@ def load_adapter(section: AdapterSection, *, source: str | None = None) -> Any:
     if not callable(getattr(adapter, "evaluate", None)):
         raise ConfigError(f"{where}.adapter: {section.adapter} has no evaluate(config, context).")
     return adapter
+
+
+def _where(source: str | None) -> str:
+    return f"{source}: objective" if source else "objective"
 
 
 def _first_line(error: BaseException) -> str:

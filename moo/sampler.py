@@ -45,6 +45,7 @@ from moo.acquisition import (
     fit_model,
     hyperparameters,
     optimize,
+    reference_point,
 )
 from moo.pareto import log_scaled
 from moo.space import SearchSpace, row_key
@@ -110,7 +111,8 @@ class QNEHVISampler(BaseSampler):
         acquisition: ``"qlognehvi"`` (default), ``"qnehvi"`` or ``"qlognparego"``
             (better past 4 objectives, where hypervolume gets expensive).
         reference_point: In the study's units and directions. Default: inferred from the
-            observed front at each proposal.
+            observed front at each proposal; so is each NaN entry (an objective without
+            a threshold, when others have one).
         log_objectives: Indices of positive objectives modeled and scored on a log10
             scale (energy, latency spanning decades); trials with a value ``<= 0`` there
             are left out of the model.
@@ -254,6 +256,14 @@ class QNEHVISampler(BaseSampler):
         if self._constraints_func is not None:
             _process_constraints_after_trial(self._constraints_func, study, trial, state)
 
+    def _reference(self, Y: Tensor, signs: Tensor) -> Tensor | None:
+        """The given reference point (maximized, on the objectives' scales); NaN entries
+        (objectives without a threshold) are inferred from ``Y`` as with no reference."""
+        if self._reference_point is None:
+            return None
+        given = self._scaled([self._reference_point], len(signs))[0] * signs
+        return torch.where(torch.isnan(given), reference_point(Y), given)
+
     # ------------------------------------------------------------------ BO proposal
     def _propose(
         self,
@@ -282,9 +292,7 @@ class QNEHVISampler(BaseSampler):
             X_constraints=X_c,
             C=C,
             X_pending=history.pending(),
-            ref_point=None
-            if self._reference_point is None
-            else self._scaled([self._reference_point], len(directions))[0] * signs,
+            ref_point=self._reference(Y[usable] * signs, signs),
             warm_start=history.latest(GP_STATE_KEY),
             deterministic=self._deterministic,
         )

@@ -144,8 +144,9 @@ def create_study(config: StudyConfig, *, storage: str | None = None) -> optuna.S
             warnings.simplefilter("ignore", ExperimentalWarning)
             study.set_metric_names(config.objective_names)
         study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
-        if config.reference_point() is not None:
-            study.set_user_attr(REFERENCE_KEY, config.reference_point())
+        reference = config.reference_point()
+        if reference is not None and all(math.isfinite(v) for v in reference):
+            study.set_user_attr(REFERENCE_KEY, reference)  # else completed when the design is in
     return study
 
 
@@ -221,7 +222,7 @@ def build_adapter(config: StudyConfig, *, source: str) -> Any:
     space with values the adapter can never accept) is one ``ConfigError`` naming
     ``source``, raised before a study is created or a trial runs.
     """
-    adapter = load_adapter(config.objective, source=source)
+    adapter = load_adapter(config.objective, config.workload_spec(), source=source)
     check_space(adapter, config.search_space(), source=source)
     return adapter
 
@@ -329,11 +330,10 @@ class StudyRun:
         self.study, self.config = study, config
         self._log_names = {config.objective_names[i] for i in config.log_objectives}
         self.space = config.search_space()
-        self.adapter = (
-            adapter
-            if adapter is not None
-            else build_adapter(config, source=f"study {config.study.name}")
-        )
+        if adapter is None:
+            _logger.info("loading the adapter %s", config.objective.adapter)
+            adapter = build_adapter(config, source=f"study {config.study.name}")
+        self.adapter = adapter
         self.storage_url = _storage_url(study)
         self.workdir = workdir_for(config, self.storage_url)
         self.evaluator: Evaluator = make_evaluator(config, self.adapter)
@@ -418,11 +418,13 @@ class StudyRun:
         try:
             result = self.evaluator(config, context)
             values = self._objective_values(result.metrics)
+            outcome = self._outcome_constraints(result.metrics)
         except Exception as e:
             raise self._failed(trial, config, e) from e
-        self._record(trial, config, result)
+        self._record(trial, config, result, outcome)
+        constraints = {**result.constraints, **outcome}
         hv = self.history.hypervolume_with(
-            values if all(v <= 0 for v in result.constraints.values()) else None
+            values if all(v <= 0 for v in constraints.values()) else None
         )
         if hv is not None:
             trial.set_user_attr(HV_KEY, hv)
@@ -466,10 +468,29 @@ class StudyRun:
             raise EvaluationError("; ".join(problems))
         return values
 
-    def _record(self, trial: optuna.Trial, config: dict[str, Any], result: TrialResult) -> None:
+    def _outcome_constraints(self, metrics: Mapping[str, float]) -> dict[str, float]:
+        """The study's outcome constraints (``accuracy >= 0.9``) as Optuna constraint
+        values, ``> 0`` where missed."""
+        values = {}
+        for bound in self.config.outcome_constraints:
+            if bound.metric not in metrics:
+                raise EvaluationError(
+                    f"constraint {bound.name!r} needs metric {bound.metric!r}, missing from the "
+                    f"adapter's metrics {sorted(metrics)}"
+                )
+            values[bound.name] = bound.violation(metrics[bound.metric])
+        return values
+
+    def _record(
+        self,
+        trial: optuna.Trial,
+        config: dict[str, Any],
+        result: TrialResult,
+        outcome: Mapping[str, float],
+    ) -> None:
         trial.set_user_attr(METRICS_KEY, {k: float(v) for k, v in result.metrics.items()})
         checked = trial.constraints  # from ``check``: set once, never overwritten
-        for name, value in result.constraints.items():
+        for name, value in {**result.constraints, **outcome}.items():
             if name not in checked:
                 trial.set_constraint(name, float(value))
         for key, value in result.attrs.items():
@@ -510,6 +531,7 @@ class StudyRun:
             return
         try:
             values = self._objective_values(sibling.metrics)
+            constraints = {**sibling.constraints, **self._outcome_constraints(sibling.metrics)}
         except EvaluationError as e:
             _logger.warning("sibling of trial %d %s skipped: %s", parent, sibling.overrides, e)
             return
@@ -523,7 +545,7 @@ class StudyRun:
                     METRICS_KEY: {k: float(v) for k, v in sibling.metrics.items()},
                     **sibling.attrs,
                 },
-                constraints={k: float(v) for k, v in sibling.constraints.items()},
+                constraints={k: float(v) for k, v in constraints.items()},
             )
         )
         seen.add(key)

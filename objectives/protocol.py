@@ -5,7 +5,7 @@ The engine knows nothing about neural networks or chips: it hands an adapter a c
 back. Everything an adapter needs beyond the config (task, devices, epochs) comes from the
 ``objective.options`` block of the study YAML, passed to the adapter's constructor.
 
-An adapter is any class with an ``evaluate`` method; two optional hooks let it do better:
+An adapter is any class with an ``evaluate`` method; optional hooks let it do better:
 
 - ``check(config)`` returns constraint values computed *without* training (flash and SRAM
   excess from the architecture alone). A positive value means infeasible: the engine
@@ -19,6 +19,18 @@ An adapter is any class with an ``evaluate`` method; two optional hooks let it d
   does not read. The engine refuses the study with one line per problem before any trial
   runs, instead of failing trial after trial. An adapter that leaves the hook out gets
   its refusals one failed trial at a time.
+
+A study that states a ``workload:`` (how often inference runs, from what battery) passes
+it to the adapter's constructor as ``workload=Workload(...)``; an adapter that accepts it
+adds duty-cycle metrics (``avg_power_mW``, ``battery_life_h``) to its results. To let
+``moo recommend`` and ``moo report`` re-rank stored trials at any other period, such an
+adapter class also has a static hook that needs no constructed adapter (no data, no
+model):
+
+- ``workload_metrics(config, metrics, workload) -> TrialResult``: the duty-cycle metrics
+  of a config whose per-inference metrics (``metrics``, as stored) are known, with
+  constraints ``> 0`` where the config cannot serve that workload (an inference longer
+  than the period).
 """
 
 from __future__ import annotations
@@ -28,7 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-__all__ = ["Adapter", "Domain", "EvalContext", "Sibling", "TrialResult", "space_problems"]
+__all__ = [
+    "Adapter",
+    "Domain",
+    "EvalContext",
+    "Sibling",
+    "TrialResult",
+    "Workload",
+    "space_problems",
+]
 
 Config = Mapping[str, Any]
 #: Rejected values a ``space_problems`` message lists before it counts the rest.
@@ -74,6 +94,27 @@ class EvalContext:
     seed: int
     workdir: Path
     trial_number: int = 0
+
+
+@dataclass(frozen=True)
+class Workload:
+    """How the deployed model is used: one inference every ``period_s``, on a battery.
+
+    Attributes:
+        periods_s: Inference periods in seconds; an adapter reports its duty-cycle metrics
+            at each (the first unsuffixed, every one as ``<metric>@<period>s`` when there
+            are several), so a study can trade frequent against rare inference.
+        battery_mAh: Battery capacity; without it there is no battery life.
+        voltage: Battery voltage.
+    """
+
+    periods_s: tuple[float, ...]
+    battery_mAh: float | None = None
+    voltage: float = 3.3
+
+    def at(self, period_s: float) -> Workload:
+        """The same battery at one other period (what ``moo recommend`` sweeps)."""
+        return Workload((float(period_s),), self.battery_mAh, self.voltage)
 
 
 @dataclass(frozen=True)

@@ -124,3 +124,11 @@ class RefusingCheck:
 
     def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
         return self._problem.evaluate(config, context)
+
+
+class Echo:
+    """Objectives read straight off the config (``score = x0``, ``cost = x1``), so a test
+    can stage any sequence of trials with ``enqueue_trial``."""
+
+    def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
+        return TrialResult(metrics={"score": float(config["x0"]), "cost": float(config["x1"])})
