@@ -301,6 +301,131 @@ def report(
         console.print(f"wrote {path}")
 
 
+_COIN_CELL = (220.0, 3.0)  # CR2032: the battery of most coin-cell sensor nodes
+
+
+@app.command()
+@_one_line_errors
+def recommend(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    period: Annotated[
+        str | None,
+        typer.Option(help="One inference every: 100ms, 2s, 5min, 1h. Default: the study's."),
+    ] = None,
+    battery_mah: Annotated[
+        float | None,
+        typer.Option(
+            "--battery-mAh", help="Default: the study's, else a CR2032 coin cell (220 mAh)."
+        ),
+    ] = None,
+    voltage: Annotated[
+        float | None, typer.Option(help="Battery voltage. Default: the study's, else 3.0 V.")
+    ] = None,
+    minimum: Annotated[
+        list[str] | None,
+        typer.Option("--min", help="Floor METRIC=VALUE, e.g. accuracy=0.95 (repeatable)."),
+    ] = None,
+    maximum: Annotated[
+        list[str] | None,
+        typer.Option("--max", help="Ceiling METRIC=VALUE, e.g. latency_ms=20 (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    plot: Annotated[
+        Path | None, typer.Option(help="Also write average power vs period as this PNG.")
+    ] = None,
+    storage: Storage = None,
+) -> None:
+    """Which config on which device draws the least power at an inference period."""
+    from moo.config import load_adapter
+    from moo.recommend import parse_bound_option, parse_period
+    from moo.recommend import recommend as rank
+
+    optuna_study, config = load_study(study, storage=storage)
+    workload = config.workload
+    if period is None and workload is None:
+        raise ConfigError(f"study {study!r} states no workload: pass --period, e.g. --period 2s.")
+    study_battery = (workload.battery_mAh, workload.voltage) if workload else (None, None)
+    floors = [parse_bound_option(t, ">=", "--min") for t in minimum or []]
+    floors += [parse_bound_option(t, "<=", "--max") for t in maximum or []]
+    result = rank(
+        optuna_study,
+        config,
+        load_adapter(config.objective),
+        period_s=parse_period(period) if period else workload.periods[0],  # type: ignore[union-attr]
+        battery_mAh=battery_mah or study_battery[0] or _COIN_CELL[0],
+        voltage=voltage or study_battery[1] or _COIN_CELL[1],
+        floors=floors,
+    )
+    if plot is not None:
+        from moo.plots import duty_cycle_png
+
+        duty_cycle_png(result, plot)
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+        return
+    _print_recommendation(result, config)
+    if plot is not None:
+        console.print(f"wrote {plot}")
+
+
+def _print_recommendation(result: Any, config: Any) -> None:
+    from moo.recommend import BATTERY, POWER, format_period
+
+    workload = result.workload
+    floors = f"; {', '.join(result.floors)}" if result.floors else "; no floor (add --min)"
+    title = (
+        f"{result.study}: one inference every {format_period(result.period_s)}, "
+        f"{workload.battery_mAh:g} mAh at {workload.voltage:g} V{floors}"
+    )
+    if result.winner is None:
+        console.print(f"{title}\nno evaluated config meets the floors and keeps up with it.")
+        return
+    shown = [n for n in config.objective_names if "@" not in n and n not in (POWER, BATTERY)]
+    table = Table(title=title, padding=(0, 1))
+    for column in ["device", "#", "trial", *shown, POWER, BATTERY]:
+        if column == "device":
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column.replace("_", " "), justify="right", overflow="fold")
+    for device, ranked in result.per_device().items():
+        for rank, r in enumerate(ranked, start=1):
+            c = r.candidate
+            table.add_row(
+                device if rank == 1 else "",
+                str(rank),
+                str(c.trial),
+                *(f"{c.metrics[n]:.4g}" for n in shown),
+                f"{r.duty[POWER]:.4g}",
+                f"{r.duty[BATTERY]:.4g}",
+            )
+    console.print(table)
+    w = result.winner
+    hours = w.duty[BATTERY]
+    console.print(
+        f"[bold]winner[/]: trial {w.candidate.trial} on {w.candidate.device}, "
+        f"{w.power_mW:.4g} mW, battery {hours:.4g} h ({hours / 24:.3g} days): "
+        + ", ".join(f"{k}={v}" for k, v in w.candidate.params.items() if k != "device")
+    )
+    sweep = ", then ".join(
+        f"{s.device} (trial {s.trial}) from {format_period(s.from_period_s)}"
+        if s.trial is not None
+        else f"nothing keeps up below {format_period(s.to_period_s)}"
+        for s in result.segments
+    )
+    console.print(
+        f"sweep {format_period(result.grid_s[0])} .. {format_period(result.grid_s[-1])}: {sweep}."
+    )
+    for c in result.crossovers:
+        console.print(
+            f"crossover at {format_period(c.period_s)}: {c.before.device} -> {c.after.device}"
+        )
+    if not result.crossovers:
+        console.print("no crossover: one device wins at every period.")
+    console.print(
+        f"export it: moo export {result.study} --pick trial:{w.candidate.trial} --out winner/"
+    )
+
+
 @app.command()
 @_one_line_errors
 def devices(

@@ -34,7 +34,6 @@ __all__ = [
     "StopSection",
     "StudyConfig",
     "WorkloadSection",
-    "adapter_class",
     "apply_overrides",
     "load_adapter",
     "load_study_config",
@@ -148,21 +147,26 @@ class WorkloadSection(_Section):
     take their defaults from it.
     """
 
-    period_s: _Period | list[_Period]
+    period_s: list[_Period] = Field(min_length=1)
     """Seconds between inferences; a list reports the metrics at each period."""
     battery_mAh: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     voltage: float = Field(default=3.3, gt=0, allow_inf_nan=False)
 
+    @field_validator("period_s", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return value if isinstance(value, list) else [value]
+
     @field_validator("period_s")
     @classmethod
-    def _distinct_periods(cls, value: float | list[float]) -> float | list[float]:
-        if isinstance(value, list) and (not value or len(set(value)) != len(value)):
-            raise ValueError(f"period_s must be one period or distinct periods, got {value}")
+    def _distinct_periods(cls, value: list[float]) -> list[float]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"period_s must be distinct periods, got {value}")
         return value
 
     @property
     def periods(self) -> tuple[float, ...]:
-        return tuple(self.period_s) if isinstance(self.period_s, list) else (self.period_s,)
+        return tuple(self.period_s)
 
     def to_workload(self) -> Workload:
         return Workload(self.periods, self.battery_mAh, self.voltage)
@@ -323,7 +327,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[Override]) -> d
     return result
 
 
-def adapter_class(section: AdapterSection, *, source: str | None = None) -> type:
+def _adapter_class(section: AdapterSection, *, source: str | None = None) -> type:
     """Import ``module:Class`` (for hooks that need no constructed adapter).
 
     The module must be on the allow-list (``moo.adapters``): it is checked before the
@@ -355,7 +359,7 @@ def load_adapter(
     study) and the key.
     """
     where = _where(source)
-    cls = adapter_class(section, source=source)
+    cls = _adapter_class(section, source=source)
     options = dict(section.options)
     if workload is not None:
         parameters = inspect.signature(cls).parameters.values()

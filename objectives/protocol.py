@@ -24,8 +24,8 @@ A study that states a ``workload:`` (how often inference runs, from what battery
 it to the adapter's constructor as ``workload=Workload(...)``; an adapter that accepts it
 adds duty-cycle metrics (``avg_power_mW``, ``battery_life_h``) to its results. To let
 ``moo recommend`` and ``moo report`` re-rank stored trials at any other period, such an
-adapter class also has a static hook that needs no constructed adapter (no data, no
-model):
+adapter also has a hook that needs no data and no model (the engine calls it on an
+adapter constructed from the stored options, so constructors should load nothing):
 
 - ``workload_metrics(config, metrics, workload) -> TrialResult``: the duty-cycle metrics
   of a config whose per-inference metrics (``metrics``, as stored) are known, with

@@ -18,9 +18,14 @@ Metrics of a trial (``<score>`` is ``accuracy`` for ``Classifier``, ``auc`` for
 - ``macs``, ``params``, ``sparsity``: the deployed graph (sparsity: share of parameters
   removed by unstructured pruning).
 
+With a study ``workload`` (period, battery) the metrics also hold the duty-cycle metrics of
+``_duty.py`` (``avg_power_mW``, ``battery_life_h``, per period), as exact as latency: the
+sampler gets them from ``known_metrics``.
+
 Constraints are ``flash_excess_kB`` and ``sram_excess_kB`` on the device (``> 0``: does not
-fit). ``attrs`` hold the timings ``train_s``, ``prune_s``, ``quant_s``, ``export_s``,
-``cost_s`` of this call and ``cache``: ``compressed`` (nothing recomputed), ``trained``
+fit), and with a workload ``period_excess_ms`` (``> 0``: an inference outlasts the period).
+``attrs`` hold the timings ``train_s``, ``prune_s``, ``quant_s``, ``export_s``, ``cost_s``
+of this call and ``cache``: ``compressed`` (nothing recomputed), ``trained``
 (training skipped) or ``none``.
 """
 
@@ -48,7 +53,14 @@ from objectives.hardware import (
     memory_footprint,
 )
 from objectives.hardware.cost import cost_on_device
-from objectives.protocol import Domain, EvalContext, Sibling, TrialResult, space_problems
+from objectives.protocol import (
+    Domain,
+    EvalContext,
+    Sibling,
+    TrialResult,
+    Workload,
+    space_problems,
+)
 from objectives.tinyml._cache import (
     cache_key,
     load_weights,
@@ -58,6 +70,7 @@ from objectives.tinyml._cache import (
 )
 from objectives.tinyml._compress import Compression, calibration_set, compress, shaped_chain
 from objectives.tinyml._data import TASKS, TaskData, load_task
+from objectives.tinyml._duty import duty_cycle, stored_cost
 from objectives.tinyml._errors import ArchitectureError, OptionsError, TinyMLError, TrainingError
 from objectives.tinyml._graph import (
     describe,
@@ -154,6 +167,7 @@ class _TinyMLAdapter:
         data_dir: str | Path | None = None,
         cache_dir: str | Path | None = None,
         threads: int | None = 1,
+        workload: Workload | None = None,
     ) -> None:
         """Check the options of the study YAML; nothing is loaded or trained yet.
 
@@ -174,6 +188,8 @@ class _TinyMLAdapter:
                 next to the study.
             threads: torch threads while evaluating (restored after); ``None`` leaves
                 torch's setting. One thread is fastest for these small networks.
+            workload: The study's workload (its ``workload:`` section, passed by the
+                engine): adds the duty-cycle metrics and ``period_excess_ms``.
 
         Raises:
             OptionsError: An invalid option, an unknown device.
@@ -205,6 +221,12 @@ class _TinyMLAdapter:
             self.data_dir = check_fsdd_dir(self.data_dir or _DEFAULT_FSDD_DIR)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.threads = threads
+        if workload is not None and not isinstance(workload, Workload):
+            raise OptionsError(
+                "`workload` belongs in the study's top-level `workload:` section, not in "
+                "objective.options."
+            )
+        self.workload = workload
         self._data: TaskData | None = None
         self._fingerprint = ""
         self._graph = lru_cache(maxsize=_GRAPH_CACHE_SIZE)(self._graph_uncached)
@@ -298,14 +320,17 @@ class _TinyMLAdapter:
         return cost_on_device(graph, device)
 
     def check(self, config: Config) -> dict[str, float]:
-        """Flash and SRAM excess on the config's device, before training (``> 0``: no fit).
+        """Flash and SRAM excess on the config's device, before training (``> 0``: no fit),
+        and with a workload the period excess (not on a measured device: its latency is
+        known only after the measurement).
 
         Raises:
             ArchitectureError: The config cannot be built (too much pooling, bad values).
         """
         with _failing_as(config):
             trial = self._trial(config)
-            return self._analytic(trial.arch, trial.compression, trial.device).as_constraints()
+            cost = self._analytic(trial.arch, trial.compression, trial.device)
+            return self._with_duty_cycle(cost)[1]
 
     def known_metrics(self, config: Config) -> dict[str, float]:
         """Hardware metrics of a config on its device, exactly as ``evaluate`` gives them.
@@ -318,8 +343,32 @@ class _TinyMLAdapter:
             trial = self._trial(config)
             cost = self._analytic(trial.arch, trial.compression, trial.device)
             if isinstance(cost, HardwareCost):
-                return cost.as_metrics()
+                return self._with_duty_cycle(cost)[0]
             return {"flash_kB": cost.flash_kB, "sram_kB": cost.sram_kB}
+
+    def _with_duty_cycle(
+        self, cost: HardwareCost | MemoryFootprint
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Metrics and constraints of a cost, with the workload's duty cycle if any."""
+        constraints = cost.as_constraints()
+        if not isinstance(cost, HardwareCost):
+            return {}, constraints
+        metrics = cost.as_metrics()
+        if self.workload is not None:
+            duty_metrics, duty_constraints = duty_cycle(cost, self.workload)
+            metrics.update(duty_metrics)
+            constraints.update(duty_constraints)
+        return metrics, constraints
+
+    def workload_metrics(
+        self, config: Config, metrics: Mapping[str, float], workload: Workload
+    ) -> TrialResult:
+        """Duty-cycle metrics of an evaluated config (its stored ``latency_ms`` and
+        ``energy_mJ``) under another workload: ``moo recommend`` re-ranks with it."""
+        with _failing_as(config):
+            cost = stored_cost(self._trial(config).device, metrics)
+            duty_metrics, constraints = duty_cycle(cost, workload)
+            return TrialResult(metrics=duty_metrics, constraints=constraints)
 
     # -- evaluation ------------------------------------------------------------------
 
@@ -381,20 +430,21 @@ class _TinyMLAdapter:
         timings["cost_s"] = time.perf_counter() - start
         scores = json.loads((folder / "scores.json").read_text())
         shared = {**scores, **describe(graph)}
+        costed = {name: self._with_duty_cycle(cost) for name, cost in costs.items()}
         siblings = tuple(
             Sibling(
                 overrides={"device": name},
-                metrics={**shared, **cost.as_metrics()},
-                constraints=cost.as_constraints(),
+                metrics={**shared, **metrics},
+                constraints=constraints,
             )
-            for name, cost in costs.items()
+            for name, (metrics, constraints) in costed.items()
             if name != trial.device
         )
-        own: HardwareCost = costs[trial.device]
+        metrics, constraints = costed[trial.device]
         artifacts = {path.name: path for path in (folder / "model.onnx", int8) if path.exists()}
         return TrialResult(
-            metrics={**shared, **own.as_metrics()},
-            constraints=own.as_constraints(),
+            metrics={**shared, **metrics},
+            constraints=constraints,
             siblings=siblings,
             attrs={**timings, "cache": level, "cache_key": key, "ops": _op_counts(graph)},
             artifacts=artifacts,
