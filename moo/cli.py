@@ -9,33 +9,23 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import optuna
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from moo.config import Override, apply_overrides, load_study_config, validate_study_config
 from moo.errors import ConfigError, MooError
-from moo.history import RunStatus, StudyHistory, proposed
+from moo.history import StudyHistory, proposed
 from moo.keys import STOP_REASON_KEY
+from moo.progress import configure_logging, live_progress
 from moo.storage_errors import STORAGE_FAILURES, storage_cause
 from moo.study import StudyRun, build_adapter, create_study, load_study
 
@@ -101,46 +91,9 @@ def _output_file(out: Path) -> Path:
     return out
 
 
-@contextmanager
-def _progress(title: str, max_trials: int, done: int) -> Iterator[Callable[[RunStatus], None]]:
-    """A rich progress bar: trials n/max, hypervolume, front size, failures, ETA."""
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("HV {task.fields[hv]}"),
-        TextColumn("front {task.fields[front]}"),
-        TextColumn("{task.fields[issues]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-    )
-    task = progress.add_task(title, total=max_trials, completed=done, hv="-", front=0, issues="")
-
-    def update(status: RunStatus) -> None:
-        issues = []
-        if status.n_failed:
-            issues.append(f"[red]{status.n_failed} failed[/]")
-        if status.n_infeasible:
-            issues.append(f"[yellow]{status.n_infeasible} infeasible[/]")
-        progress.update(
-            task,
-            completed=status.n_trials,
-            hv="-" if status.hypervolume is None else f"{status.hypervolume:.4f}",
-            front=status.front_size,
-            issues=" ".join(issues),
-        )
-
-    logging.getLogger("moo").handlers[:] = [RichHandler(console=console, show_path=False)]
-    logging.getLogger("moo").propagate = False
-    with progress:
-        yield update
-
-
 def _run(run: StudyRun, title: str) -> None:
     done = run.history.progress().n_trials
-    with _progress(title, run.config.stop.max_trials, done) as update:
+    with live_progress(console, title, run.config.stop.max_trials, done) as update:
         run.on_trial = update
         reason = run.run()
     status = run.history.status()
@@ -148,7 +101,8 @@ def _run(run: StudyRun, title: str) -> None:
     console.print(
         f"[bold]{run.config.study.name}[/]: stopped, {reason}. {status.n_trials} trials, "
         f"front of {status.front_size}, normalized HV {hv}. "
-        f"See `moo pareto {run.config.study.name}`."
+        f"See `moo pareto {run.config.study.name}`.",
+        soft_wrap=True,
     )
 
 
@@ -160,6 +114,7 @@ def run(
     max_trials: Annotated[int | None, typer.Option(help="Override stop.max_trials.")] = None,
 ) -> None:
     """Create a study from a YAML file and run it until its front converges."""
+    configure_logging(console)
     config = load_study_config(study_file)
     if max_trials is not None:
         data = apply_overrides(config.model_dump(mode="json"), _max_trials(max_trials))
@@ -180,6 +135,7 @@ def resume(
     ] = None,
 ) -> None:
     """Continue a stopped or crashed study from its storage alone."""
+    configure_logging(console)
     overrides = _max_trials(max_trials) if max_trials is not None else ()
     optuna_study, config = load_study(study, storage=storage, overrides=overrides)
     _run(StudyRun(optuna_study, config), f"{study} (resumed)")

@@ -366,6 +366,7 @@ class StudyRun:
         if reason is None:
             execution = self.config.execution
             if execution.executor == "dask":
+                _logger.info("starting %d Dask workers", execution.n_workers)
                 run_on_dask(
                     partial(_dask_worker, self.storage_url, self.config.study.name),
                     n_workers=execution.n_workers,
@@ -557,6 +558,12 @@ class StudyRun:
         status, progress = self.history.snapshot()
         if self.on_trial is not None:
             self.on_trial(status)
+        if progress.n_trials == n_initial(self.config) and self.config.sampler.name == "moo":
+            _logger.info(
+                "initial design done (%d trials): from now on each proposal fits the models "
+                "first; the first fit takes longest",
+                progress.n_trials,
+            )
         reason = self._stop_rule.update(progress)
         if reason is not None:
             study.set_user_attr(STOP_REASON_KEY, reason)  # other workers see it and stop

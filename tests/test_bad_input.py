@@ -28,11 +28,12 @@ WriteStudy = Callable[..., Path]
 
 
 def fails(*args: str) -> str:
-    """Run ``moo *args``; it must exit 2 with one line ``error: ...``; returns the rest."""
+    """Run ``moo *args``; it must exit 2 with one line ``error: ...`` on stderr and no
+    traceback anywhere; returns the rest of that line."""
     result = CliRunner().invoke(app, list(args))
-    lines = [line for line in result.output.splitlines() if line.strip()]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.exit_code == 2, result.output
-    assert len(lines) == 1, result.output
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
     assert lines[0].startswith("error: "), result.output
     return lines[0].removeprefix("error: ")
 

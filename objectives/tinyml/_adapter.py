@@ -32,6 +32,7 @@ of this call and ``cache``: ``compressed`` (nothing recomputed), ``trained``
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -86,6 +87,8 @@ if TYPE_CHECKING:
     from objectives.protocol import Config
 
 __all__ = ["AnomalyDetector", "Classifier"]
+
+_logger = logging.getLogger(__name__)
 
 #: The Cortex-M cores of the Cortex-M paper, from the smallest to the fastest.
 DEFAULT_DEVICES = ("cortex_m0plus", "cortex_m4", "cortex_m7")
@@ -387,6 +390,7 @@ class _TinyMLAdapter:
 
     def _task_data(self, root: Path) -> TaskData:
         if self._data is None:
+            _logger.info("loading the %s data", self.task.name)
             self._data = load_task(
                 self.task.name, data_dir=self.data_dir, cache_dir=root / "features"
             )
