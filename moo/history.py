@@ -6,6 +6,13 @@ YAML's, or the nadir of the initial front pushed out by 10% of its range (as BoT
 ``infer_reference_point`` does), and every objective is scaled so that the ideal point of
 the initial design is 0 and the reference 1. The normalized hypervolume is then about 1
 for the initial front and grows as the front improves; a stop rule compares its gains.
+
+An objective threshold (``threshold: 0.9`` on accuracy) is that objective's reference,
+whatever the initial design saw: trials not beyond it add no hypervolume, so the stop rule
+measures progress among usable configs only, and while none is usable the hypervolume is
+0 and the study does not stop by convergence (``max_trials`` and ``max_time`` still do).
+If no initial trial beats a threshold, that objective's scale is the initial design's
+spread, measured back from the threshold.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ __all__ = [
     "inferred_scale",
     "n_initial",
     "proposed",
+    "usable",
 ]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -63,6 +71,11 @@ def proposed(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
 
 def feasible(trial: FrozenTrial) -> bool:
     return trial.state == TrialState.COMPLETE and all(v <= 0 for v in trial.constraints.values())
+
+
+def usable(trial: FrozenTrial, config: StudyConfig) -> bool:
+    """Feasible and beyond every objective threshold: a config worth deploying."""
+    return feasible(trial) and trial.values is not None and config.meets_thresholds(trial.values)
 
 
 def objective_rows(trials: Sequence[FrozenTrial], m: int) -> np.ndarray:
@@ -145,11 +158,12 @@ class StudyHistory:
         own = [t for t in proposed(trials) if t.state in FINISHED]
         ref = self.reference()
         Y = objective_rows(trials, len(self.config.objectives))
+        Y_usable = objective_rows([t for t in trials if usable(t, self.config)], Y.shape[1])
         return RunStatus(
             n_trials=len(own),
             max_trials=self.config.stop.max_trials,
             hypervolume=None if ref is None else self._normalized_hv(Y, ref),
-            front_size=int(non_dominated_mask(Y, self.config.directions).sum()),
+            front_size=int(non_dominated_mask(Y_usable, self.config.directions).sum()),
             n_failed=sum(t.state == TrialState.FAIL for t in own),
             n_infeasible=sum(INFEASIBLE_KEY in t.user_attrs for t in own),
             elapsed_s=time.monotonic() - self._started,
@@ -175,13 +189,20 @@ class StudyHistory:
         if sum(feasible(t) for t in proposed(trials)) < max(2, n_initial(self.config)):
             return
         Y = objective_rows(trials, len(self.config.objectives))
-        Y = Y[np.isfinite(Y).all(axis=1)]
-        ideal, ref_z = inferred_scale(self._minimized(Y))
+        Z = self._minimized(Y[np.isfinite(Y).all(axis=1)])
+        ideal, ref_z = inferred_scale(Z)
+        span = ref_z - ideal
         if REFERENCE_KEY in attrs:
             ref_z = self._minimized(np.array([attrs[REFERENCE_KEY]]))[0]
         else:
+            given = self.config.reference_point()  # thresholds; NaN where inferred
+            if given is not None:
+                given_z = self._minimized(np.array([given]))[0]
+                ref_z = np.where(np.isnan(given_z), ref_z, given_z)
             self.study.set_user_attr(REFERENCE_KEY, self._study_units(ref_z))
-        ideal = np.minimum(ideal, ref_z - 1e-12)
+        # An objective no initial trial beats (a threshold above them all) is scaled by
+        # the initial design's spread back from its reference.
+        ideal = np.where(ideal < ref_z, ideal, ref_z - span)
         self.study.set_user_attr(IDEAL_KEY, self._study_units(ideal))
 
     def reference(self) -> tuple[np.ndarray, np.ndarray] | None:

@@ -44,6 +44,7 @@ from moo.acquisition import (
     fit_model,
     hyperparameters,
     optimize,
+    reference_point,
 )
 from moo.pareto import log_scaled
 from moo.rng import derive_seed, seeded_global_rng, torch_generator
@@ -113,7 +114,8 @@ class QNEHVISampler(BaseSampler):
         acquisition: ``"qlognehvi"`` (default), ``"qnehvi"`` or ``"qlognparego"``
             (better past 4 objectives, where hypervolume gets expensive).
         reference_point: In the study's units and directions. Default: inferred from the
-            observed front at each proposal.
+            observed front at each proposal; so is each NaN entry (an objective without
+            a threshold, when others have one).
         log_objectives: Indices of positive objectives modeled and scored on a log10
             scale (energy, latency spanning decades); trials with a value ``<= 0`` there
             are left out of the model.
@@ -275,6 +277,14 @@ class QNEHVISampler(BaseSampler):
         if self._constraints_func is not None:
             _process_constraints_after_trial(self._constraints_func, study, trial, state)
 
+    def _reference(self, Y: Tensor, signs: Tensor) -> Tensor | None:
+        """The given reference point (maximized, on the objectives' scales); NaN entries
+        (objectives without a threshold) are inferred from ``Y`` as with no reference."""
+        if self._reference_point is None:
+            return None
+        given = self._scaled([self._reference_point], len(signs))[0] * signs
+        return torch.where(torch.isnan(given), reference_point(Y), given)
+
     # ------------------------------------------------------------------ BO proposal
     def _propose(
         self,
@@ -292,11 +302,7 @@ class QNEHVISampler(BaseSampler):
         Y = self._scaled([t.values for t in history.complete], len(directions))
         usable = torch.isfinite(Y).all(dim=-1)
         Y = Y[usable] * signs
-        ref_point = (
-            None
-            if self._reference_point is None
-            else self._scaled([self._reference_point], len(directions))[0] * signs
-        )
+        ref_point = self._reference(Y, signs)
         known = {
             i: _ExactObjective(
                 space, f, float(signs[i]), log=i in self._log, unusable=_unusable(Y, ref_point, i)
