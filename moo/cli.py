@@ -10,13 +10,15 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import optuna
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from moo.config import Override, apply_overrides, load_study_config, validate_study_config
@@ -24,7 +26,8 @@ from moo.errors import ConfigError, MooError
 from moo.history import StudyHistory, proposed
 from moo.keys import STOP_REASON_KEY
 from moo.progress import configure_logging, live_progress
-from moo.study import StudyRun, create_study, load_study
+from moo.storage_errors import STORAGE_FAILURES, storage_cause
+from moo.study import StudyRun, build_adapter, create_study, load_study
 
 app = typer.Typer(
     name="moo",
@@ -43,7 +46,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _one_line_errors(command: F) -> F:
-    """User mistakes end in one red line and exit code 2, not a traceback."""
+    """User mistakes and failures of files or storage end in one red line and exit code 2,
+    not a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -52,10 +56,39 @@ def _one_line_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except (MooError, HardwareError) as e:
-            errors.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            _fail(str(e))
+        except OSError as e:  # a file or folder: name it and say why
+            _fail(f"{e.filename}: {e.strerror}." if e.filename else f"{type(e).__name__}: {e}")
+        except STORAGE_FAILURES as e:  # one the commands did not wrap with its URL
+            _fail(f"storage: {storage_cause(e)}.")
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(message: str) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _output_folder(out: Path) -> Path:
+    """``out``, created and writable, checked before any work is done."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file, not a folder.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot write into this folder ({e.strerror}).") from e
+    return out
+
+
+def _output_file(out: Path) -> Path:
+    """``out``, a file path whose folder exists and is writable, checked before any work."""
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a folder; give the path of the file to write.")
+    _output_folder(out.parent)
+    return out
 
 
 def _run(run: StudyRun, title: str) -> None:
@@ -86,8 +119,10 @@ def run(
     if max_trials is not None:
         data = apply_overrides(config.model_dump(mode="json"), _max_trials(max_trials))
         config = validate_study_config(data, source=str(study_file))
+    # Everything that can refuse the study does so before the storage holds it.
+    adapter = build_adapter(config, source=str(study_file))
     study = create_study(config, storage=storage)
-    _run(StudyRun(study, config), config.study.name)
+    _run(StudyRun(study, config, adapter=adapter), config.study.name)
 
 
 @app.command()
@@ -196,6 +231,7 @@ def export(
     from moo.export import export_trial
     from moo.results import pick_trial
 
+    _output_folder(out)
     optuna_study, config = load_study(study, storage=storage)
     trial = pick_trial(optuna_study, config, pick)
     export_trial(optuna_study, config, trial, out, storage_url=storage or default_storage(study))
@@ -215,8 +251,9 @@ def report(
     """HTML page (front, hypervolume history, configs) and PNGs of a study."""
     from moo.report import write_report
 
+    folder = _output_folder(out or Path("reports") / study)
     optuna_study, config = load_study(study, storage=storage)
-    for path in write_report(optuna_study, config, out or Path("reports") / study):
+    for path in write_report(optuna_study, config, folder):
         console.print(f"wrote {path}")
 
 
@@ -381,7 +418,7 @@ def calibrate(
     """Fit a device profile's free constants to measurements; write the new profile."""
     from objectives.hardware.calibrate import calibrate_device
 
-    console.print(calibrate_device(device, measurements, out).summary())
+    console.print(calibrate_device(device, measurements, _output_file(out)).summary())
     console.print(f"wrote {out}")
 
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from moo.adapters import require_allowed
 from moo.errors import ConfigError
 from moo.pareto import Bound, parse_bound
 from moo.space import SearchSpace, format_validation_error, read_yaml
@@ -326,40 +327,71 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[Override]) -> d
     return result
 
 
-def _adapter_class(section: AdapterSection) -> type:
-    """Import ``module:Class`` (for hooks that need no constructed adapter)."""
+def _adapter_class(section: AdapterSection, *, source: str | None = None) -> type:
+    """Import ``module:Class`` (for hooks that need no constructed adapter).
+
+    The module must be on the allow-list (``moo.adapters``): it is checked before the
+    import, which is where a module's code runs.
+    """
+    where = _where(source)
     module_name, class_name = section.adapter.split(":")
+    require_allowed(section.adapter, where=f"{where}.adapter")
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise ConfigError(f"objective.adapter: cannot import module {module_name!r} ({e}).") from e
+        raise ConfigError(f"{where}.adapter: cannot import module {module_name!r} ({e}).") from e
+    except Exception as e:
+        raise ConfigError(
+            f"{where}.adapter: importing {module_name!r} failed ({_first_line(e)})."
+        ) from e
     cls = getattr(module, class_name, None)
     if not isinstance(cls, type):
-        raise ConfigError(f"objective.adapter: module {module_name!r} has no {class_name!r}.")
+        raise ConfigError(f"{where}.adapter: module {module_name!r} has no {class_name!r}.")
     return cls
 
 
-def load_adapter(section: AdapterSection, workload: Workload | None = None) -> Any:
-    """Import ``module:Class`` and construct it with the YAML options (and the workload)."""
-    cls = _adapter_class(section)
+def load_adapter(
+    section: AdapterSection, workload: Workload | None = None, *, source: str | None = None
+) -> Any:
+    """Import ``module:Class`` and construct it with the YAML options (and the workload).
+
+    Every failure is one ``ConfigError`` line that starts with ``source`` (the file or the
+    study) and the key.
+    """
+    where = _where(source)
+    cls = _adapter_class(section, source=source)
     options = dict(section.options)
     if workload is not None:
         parameters = inspect.signature(cls).parameters.values()
         if not any(p.name == "workload" or p.kind == p.VAR_KEYWORD for p in parameters):
             raise ConfigError(
-                f"workload: the adapter {section.adapter} takes no workload, so it has no "
-                "duty-cycle metrics; remove the section or use an adapter that costs devices."
+                f"{f'{source}: ' if source else ''}workload: the adapter {section.adapter} "
+                "takes no workload, so it has no duty-cycle metrics; remove the section or use "
+                "an adapter that costs devices."
             )
         options["workload"] = workload
     try:
         adapter = cls(**options)
     except TypeError as e:
-        raise ConfigError(f"objective.options: {_clean_type_error(e)}") from e
-    except ValueError as e:
-        raise ConfigError(f"objective.options: {e}") from e
+        raise ConfigError(f"{where}.options: {_clean_type_error(e)}") from e
+    except (ValueError, OSError) as e:  # a bad option; a data folder that is not there
+        raise ConfigError(f"{where}.options: {str(e).strip().splitlines()[0]}") from e
+    except Exception as e:
+        raise ConfigError(
+            f"{where}.adapter: {section.adapter}(**options) failed ({_first_line(e)})."
+        ) from e
     if not callable(getattr(adapter, "evaluate", None)):
-        raise ConfigError(f"objective.adapter: {section.adapter} has no evaluate(config, context).")
+        raise ConfigError(f"{where}.adapter: {section.adapter} has no evaluate(config, context).")
     return adapter
+
+
+def _where(source: str | None) -> str:
+    return f"{source}: objective" if source else "objective"
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _clean_type_error(error: TypeError) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "EvaluationError", "MooError", "StudyNotFoundError"]
+__all__ = ["ConfigError", "EvaluationError", "MooError", "StorageError", "StudyNotFoundError"]
 
 
 class MooError(Exception):
@@ -19,3 +19,7 @@ class EvaluationError(MooError, RuntimeError):
 
 class StudyNotFoundError(MooError, LookupError):
     """No study of that name exists in the given storage."""
+
+
+class StorageError(MooError, RuntimeError):
+    """The study's storage cannot be opened, read or written (the message masks passwords)."""

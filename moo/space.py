@@ -472,6 +472,12 @@ def read_yaml(path: str | Path, *, what: str) -> Any:
         return yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} not found.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a {what}.") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a text file ({e.reason} at byte {e.start}).") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the {what} ({e.strerror}).") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(e)}).") from e
 

@@ -36,8 +36,8 @@ from optuna.samplers import BaseSampler, GPSampler, NSGAIISampler, RandomSampler
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, create_trial
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
 
+from moo.adapters import check_space
 from moo.config import (
     Override,
     StudyConfig,
@@ -69,6 +69,7 @@ from moo.keys import (
 )
 from moo.sampler import SIBLING_KEY, QNEHVISampler
 from moo.space import CategoricalParam, SearchSpace, row_key
+from moo.storage_errors import parse_storage_url, redact, sqlite_path, storage_errors
 from objectives.protocol import EvalContext, Sibling, TrialResult
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "METRICS_KEY",
     "RunStatus",
     "StudyRun",
+    "build_adapter",
     "create_study",
     "load_study",
     "open_storage",
@@ -90,17 +92,23 @@ _logger = logging.getLogger("moo")
 def open_storage(
     url: str, *, heartbeat_interval: int = 10, grace_period: int | None = None, max_retry: int = 1
 ) -> RDBStorage:
-    """An RDB storage with heartbeats, so that crashed trials are failed and re-queued."""
-    parsed = make_url(url)
+    """An RDB storage with heartbeats, so that crashed trials are failed and re-queued.
+
+    Raises:
+        StorageError: One line naming the storage (password masked) and the cause: not a
+            URL, no driver, a folder that cannot be made, a database that cannot be read.
+    """
+    parsed = parse_storage_url(url)
     engine_kwargs: dict[str, Any] = {}
     if parsed.drivername.startswith("sqlite"):
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # Several workers share one file: wait for the lock instead of failing at once.
         engine_kwargs["connect_args"] = {"timeout": 60}
     else:
         engine_kwargs["pool_pre_ping"] = True
-    with warnings.catch_warnings():
+    with storage_errors(url, opening=True), warnings.catch_warnings():
+        database = sqlite_path(url)
+        if database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
         warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats: stable since 2.8
         return RDBStorage(
             url,
@@ -125,19 +133,20 @@ def create_study(config: StudyConfig, *, storage: str | None = None) -> optuna.S
     """A new study holding ``config``; an existing study of that name is an error."""
     rdb = _storage_for(config, storage)
     name = config.study.name
-    if name in _study_names(rdb):
-        raise ConfigError(
-            f"study {name!r} already exists in {_redact(rdb.url)}; continue it with "
-            f"`moo resume {name}` or pick another study.name."
-        )
-    study = optuna.create_study(study_name=name, storage=rdb, directions=config.directions)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExperimentalWarning)
-        study.set_metric_names(config.objective_names)
-    study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
-    reference = config.reference_point()
-    if reference is not None and all(math.isfinite(v) for v in reference):
-        study.set_user_attr(REFERENCE_KEY, reference)  # else completed when the design is in
+    with storage_errors(rdb.url):
+        if name in _study_names(rdb):
+            raise ConfigError(
+                f"study {name!r} already exists in {redact(rdb.url)}; continue it with "
+                f"`moo resume {name}` or pick another study.name."
+            )
+        study = optuna.create_study(study_name=name, storage=rdb, directions=config.directions)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            study.set_metric_names(config.objective_names)
+        study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
+        reference = config.reference_point()
+        if reference is not None and all(math.isfinite(v) for v in reference):
+            study.set_user_attr(REFERENCE_KEY, reference)  # else completed when the design is in
     return study
 
 
@@ -151,23 +160,24 @@ def load_study(
     by an older moo, or by hand) is repaired by the resume that sets a valid value.
     """
     url = storage or default_storage(name)
-    database = make_url(url).database
-    if url.startswith("sqlite") and database and not Path(database).exists():
+    database = sqlite_path(url)
+    if database is not None and not database.exists():
         raise StudyNotFoundError(
             f"no study {name!r}: {database} does not exist; pass --storage if it lives elsewhere."
         )
     probe = open_storage(url)
-    if name not in _study_names(probe):
-        known = ", ".join(sorted(_study_names(probe))) or "none"
-        raise StudyNotFoundError(
-            f"no study {name!r} in {_redact(url)} (studies there: {known}); "
-            "pass --storage if it lives elsewhere."
-        )
-    study = optuna.load_study(study_name=name, storage=probe)
-    config = study_config(study, overrides)
-    if overrides:
-        study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
-    return optuna.load_study(study_name=name, storage=_storage_for(config, url)), config
+    with storage_errors(url):
+        if name not in _study_names(probe):
+            known = ", ".join(sorted(_study_names(probe))) or "none"
+            raise StudyNotFoundError(
+                f"no study {name!r} in {redact(url)} (studies there: {known}); "
+                "pass --storage if it lives elsewhere."
+            )
+        study = optuna.load_study(study_name=name, storage=probe)
+        config = study_config(study, overrides)
+        if overrides:
+            study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
+        return optuna.load_study(study_name=name, storage=_storage_for(config, url)), config
 
 
 #: Stored keys a command-line option can set, so that a study whose stored value is
@@ -197,16 +207,24 @@ def _study_names(storage: RDBStorage) -> set[str]:
     return {s.study_name for s in storage.get_all_studies()}
 
 
-def _redact(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def workdir_for(config: StudyConfig, storage_url: str) -> Path:
     """Caches and artifacts: beside the SQLite file, else ``.moo_cache/<study>``."""
-    parsed = make_url(storage_url)
-    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
-        return Path(parsed.database).with_suffix("").parent / f"{config.study.name}.work"
+    database = sqlite_path(storage_url)
+    if database is not None:
+        return database.parent / f"{config.study.name}.work"
     return Path(".moo_cache") / config.study.name
+
+
+def build_adapter(config: StudyConfig, *, source: str) -> Any:
+    """The study's adapter, built and checked against the search space.
+
+    Every refusal (a module off the allow-list, an import or constructor that fails, a
+    space with values the adapter can never accept) is one ``ConfigError`` naming
+    ``source``, raised before a study is created or a trial runs.
+    """
+    adapter = load_adapter(config.objective, config.workload_spec(), source=source)
+    check_space(adapter, config.search_space(), source=source)
+    return adapter
 
 
 # ---------------------------------------------------------------------- samplers
@@ -314,7 +332,7 @@ class StudyRun:
         self.space = config.search_space()
         if adapter is None:
             _logger.info("loading the adapter %s", config.objective.adapter)
-            adapter = load_adapter(config.objective, config.workload_spec())
+            adapter = build_adapter(config, source=f"study {config.study.name}")
         self.adapter = adapter
         self.storage_url = _storage_url(study)
         self.workdir = workdir_for(config, self.storage_url)
@@ -385,15 +403,16 @@ class StudyRun:
     # ------------------------------------------------------------------ one trial
     def objective(self, trial: optuna.Trial) -> Sequence[float]:
         config = self.space.suggest(trial)
-        check = getattr(self.adapter, "check", None)
-        if check is not None:
-            constraints = {k: float(v) for k, v in check(config).items()}
-            for name, value in constraints.items():
-                trial.set_constraint(name, value)
-            violated = {k: v for k, v in constraints.items() if v > 0}
-            if violated:
-                trial.set_user_attr(INFEASIBLE_KEY, violated)
-                raise optuna.TrialPruned(f"infeasible: {violated}")
+        try:
+            constraints = self._checked(config)
+        except Exception as e:  # the adapter refuses the config: this trial fails, not the study
+            raise self._failed(trial, config, e) from e
+        for name, value in constraints.items():
+            trial.set_constraint(name, value)
+        violated = {k: v for k, v in constraints.items() if v > 0}
+        if violated:
+            trial.set_user_attr(INFEASIBLE_KEY, violated)
+            raise optuna.TrialPruned(f"infeasible: {violated}")
         context = EvalContext(
             seed=self.config.study.seed, workdir=self.workdir, trial_number=trial.number
         )
@@ -402,10 +421,7 @@ class StudyRun:
             values = self._objective_values(result.metrics)
             outcome = self._outcome_constraints(result.metrics)
         except Exception as e:
-            message = f"trial {trial.number} {_short(config)}: {_cause(e)}"
-            trial.set_user_attr(ERROR_KEY, message)
-            _logger.warning("failed: %s", message)
-            raise EvaluationError(message) from e
+            raise self._failed(trial, config, e) from e
         self._record(trial, config, result, outcome)
         constraints = {**result.constraints, **outcome}
         hv = self.history.hypervolume_with(
@@ -414,6 +430,24 @@ class StudyRun:
         if hv is not None:
             trial.set_user_attr(HV_KEY, hv)
         return values
+
+    def _checked(self, config: dict[str, Any]) -> dict[str, float]:
+        """The adapter's constraints from the config alone (none without ``check``)."""
+        check = getattr(self.adapter, "check", None)
+        if check is None:
+            return {}
+        constraints = {k: float(v) for k, v in check(config).items()}
+        bad = [k for k, v in constraints.items() if math.isnan(v)]
+        if bad:
+            raise EvaluationError(f"check() gave NaN for constraints {bad}")
+        return constraints
+
+    def _failed(self, trial: optuna.Trial, config: dict[str, Any], error: Exception) -> Exception:
+        """The one-line error that fails ``trial``, stored on it and logged."""
+        message = f"trial {trial.number} {_short(config)}: {_cause(error)}"
+        trial.set_user_attr(ERROR_KEY, message)
+        _logger.warning("failed: %s", message)
+        return EvaluationError(message)
 
     def _objective_values(self, metrics: Mapping[str, float]) -> list[float]:
         """The objectives in study order; every unusable one is named in one error line,

@@ -54,7 +54,14 @@ from objectives.hardware import (
     memory_footprint,
 )
 from objectives.hardware.cost import cost_on_device
-from objectives.protocol import EvalContext, Sibling, TrialResult, Workload
+from objectives.protocol import (
+    Domain,
+    EvalContext,
+    Sibling,
+    TrialResult,
+    Workload,
+    space_problems,
+)
 from objectives.tinyml._cache import (
     cache_key,
     load_weights,
@@ -65,7 +72,7 @@ from objectives.tinyml._cache import (
 from objectives.tinyml._compress import Compression, calibration_set, compress, shaped_chain
 from objectives.tinyml._data import TASKS, TaskData, load_task
 from objectives.tinyml._duty import duty_cycle, stored_cost
-from objectives.tinyml._errors import OptionsError, TinyMLError, TrainingError
+from objectives.tinyml._errors import ArchitectureError, OptionsError, TinyMLError, TrainingError
 from objectives.tinyml._graph import (
     describe,
     graph_metadata,
@@ -89,6 +96,19 @@ DEFAULT_DEVICES = ("cortex_m0plus", "cortex_m4", "cortex_m7")
 _FINETUNE_LR_SCALE = 0.3
 #: Distinct config shapes whose graph statistics are kept for check/known_metrics.
 _GRAPH_CACHE_SIZE = 4096
+#: Every config key the adapters read.
+_PARAMETERS = (*ArchSpec.PARAMETERS, *Compression.PARAMETERS, "device")
+#: Size parameters valid for every architecture: the rest of a probe config in
+#: ``check_space``, which tests one parameter's values at a time.
+_PROBE: dict[str, Any] = {
+    "depth": 1,
+    "width": 8,
+    "blocks": 1,
+    "channels": 8,
+    "kernel": 3,
+    "width_mult": 1.0,
+}
+_WIDEST = 10**9
 #: Where FSDD is looked for when ``data_dir`` is not set (relative to the working dir).
 _DEFAULT_FSDD_DIR = Path("../shared/data/fsdd")
 
@@ -233,13 +253,62 @@ class _TinyMLAdapter:
 
     # -- config -> graph, without training -------------------------------------------
 
-    def _trial(self, config: Config) -> _Trial:
+    def _device(self, config: Config) -> str:
         device = config.get("device", self.devices[0] if len(self.devices) == 1 else None)
         if device not in self.devices:
             raise OptionsError(
                 f"`device` must be one of the study's devices {list(self.devices)}, got {device!r}."
             )
-        return _Trial(ArchSpec.from_config(config), Compression.from_config(config), device)
+        return str(device)
+
+    def _trial(self, config: Config) -> _Trial:
+        arch, compression = ArchSpec.from_config(config), Compression.from_config(config)
+        return _Trial(arch, compression, self._device(config))
+
+    # -- the search space, before any trial ------------------------------------------
+
+    def check_space(self, space: Mapping[str, Domain]) -> dict[str, str]:
+        """Values of the study's space that no trial could use (``objectives.protocol``).
+
+        Each value goes through the parsing ``evaluate`` uses (``ArchSpec``,
+        ``Compression``, the device list) with the other parameters at values every
+        architecture accepts. Combinations (a CNN pooled below 1x1) are left to
+        ``check``, which fails just those trials.
+        """
+        name = type(self).__name__
+        needs = ("arch", "device") if len(self.devices) > 1 else ("arch",)
+        problems = space_problems(
+            name, space, reads=_PARAMETERS, needs=needs, accept=self._accept_value
+        )
+        if "device" not in space and "device" in needs:
+            problems["device"] = (
+                f"missing; {name} costs every trial on {list(self.devices)}, so a config must "
+                "pick one: add a `device` parameter or list one device in "
+                "objective.options.devices."
+            )
+        arch = space.get("arch")
+        if arch is not None and arch.values is not None and "arch" not in problems:
+            sizes = {key: value for key, value in _PROBE.items() if key in space}
+            for value in arch.values:
+                try:
+                    ArchSpec.from_config({**sizes, "arch": value})
+                except ArchitectureError as e:
+                    problems["arch"] = f"{e} The space has no such parameter."
+                    break
+        return problems
+
+    def _accept_value(self, name: str, value: Any) -> None:
+        """Raise (a ``ValueError``) if no config with ``name = value`` can be evaluated."""
+        if name == "device":
+            self._device({"device": value})
+        elif name in Compression.PARAMETERS:
+            Compression.from_config({name: value})
+        else:
+            conv = name in ("blocks", "channels", "kernel")
+            probe = {**_PROBE, "arch": "cnn" if conv else "mlp", name: value}
+            if name == "width_mult":  # only a multiplier <= 0 can never give a width
+                probe["width"] = _WIDEST
+            ArchSpec.from_config(probe)
 
     def _graph_uncached(self, arch: ArchSpec, compression: Compression) -> GraphStats:
         chain, pruned = shaped_chain(arch, self.task, compression)
