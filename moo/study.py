@@ -222,6 +222,7 @@ def build_adapter(config: StudyConfig, *, source: str) -> Any:
     space with values the adapter can never accept) is one ``ConfigError`` naming
     ``source``, raised before a study is created or a trial runs.
     """
+    _logger.info("loading the adapter %s", config.objective.adapter)
     adapter = load_adapter(config.objective, config.workload_spec(), source=source)
     check_space(adapter, config.search_space(), source=source)
     return adapter
@@ -331,7 +332,6 @@ class StudyRun:
         self._log_names = {config.objective_names[i] for i in config.log_objectives}
         self.space = config.search_space()
         if adapter is None:
-            _logger.info("loading the adapter %s", config.objective.adapter)
             adapter = build_adapter(config, source=f"study {config.study.name}")
         self.adapter = adapter
         self.storage_url = _storage_url(study)
