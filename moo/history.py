@@ -30,6 +30,7 @@ from moo.config import StudyConfig
 from moo.convergence import Progress, hypervolume_history
 from moo.keys import IDEAL_KEY, INFEASIBLE_KEY, REFERENCE_KEY
 from moo.pareto import hypervolume, log_scaled, non_dominated_mask, to_minimization
+from moo.requeue import RETRY_OF_KEY, stand_ins
 from moo.sampler import SIBLING_KEY, default_n_initial
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "StudyHistory",
     "feasible",
     "inferred_scale",
+    "initial_design",
     "n_initial",
     "proposed",
     "usable",
@@ -65,8 +67,33 @@ def inferred_scale(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def proposed(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
-    """Trials the sampler proposed (or a user enqueued): not siblings added for free."""
-    return [t for t in trials if SIBLING_KEY not in t.user_attrs]
+    """Trials the sampler proposed (or a user enqueued): not siblings added for free, nor
+    crashed trials that a re-queued copy stands for (the chain counts once)."""
+    replaced = stand_ins(trials)
+    return [t for t in trials if SIBLING_KEY not in t.user_attrs and t.number not in replaced]
+
+
+def initial_design(trials: Sequence[FrozenTrial], n_feasible: int) -> list[FrozenTrial] | None:
+    """The trials the HV reference is frozen from, or ``None`` while they are not all in.
+
+    The shortest run of proposed trials, in the order they were proposed (a re-queued
+    copy in its crashed trial's place), that holds ``n_feasible`` feasible ones, once
+    every one of them has finished, with their siblings. Not "the feasible trials in
+    storage when the count is reached": two workers finishing the design together read
+    different sets, and each froze its own reference.
+    """
+    own = sorted(proposed(trials), key=lambda t: t.system_attrs.get(RETRY_OF_KEY, t.number))
+    n = 0
+    for k, trial in enumerate(own):
+        if trial.state not in FINISHED:
+            return None
+        n += feasible(trial)
+        if n >= n_feasible:
+            chosen = {t.number for t in own[: k + 1]}
+            replaced = stand_ins(trials)
+            owner = [int(t.user_attrs.get(SIBLING_KEY, t.number)) for t in trials]
+            return [t for t, o in zip(trials, owner, strict=True) if replaced.get(o, o) in chosen]
+    return None
 
 
 def feasible(trial: FrozenTrial) -> bool:
@@ -117,9 +144,15 @@ class StudyHistory:
 
     def snapshot(self) -> tuple[RunStatus, Progress]:
         """Status and progress from one read of the trials: one storage query per trial
-        instead of two (the read dominates with many trials on a remote database)."""
+        instead of two (the read dominates with many trials on a remote database).
+
+        Read between two trials of a running worker, the progress also counts the other
+        workers' running trials, which take their share of ``max_trials``.
+        """
         trials = self.study.get_trials(deepcopy=False)
-        return self._status(trials), self._progress(trials)
+        progress = self._progress(trials)
+        progress.n_running = sum(t.state == TrialState.RUNNING for t in proposed(trials))
+        return self._status(trials), progress
 
     def progress(self) -> Progress:
         return self._progress(self.study.get_trials(deepcopy=False))
@@ -141,7 +174,10 @@ class StudyHistory:
         if reference is None:
             return []
         finished = [t for t in trials if t.state in FINISHED]
+        # A crashed trial, and the siblings it left, belong to the copy that stands for it.
+        replaced = stand_ins(trials)
         group = [int(t.user_attrs.get(SIBLING_KEY, t.number)) for t in finished]
+        group = [replaced.get(g, g) for g in group]
         order = sorted(range(len(finished)), key=lambda i: (group[i], finished[i].number))
         m = len(self.config.objectives)
         Z = self._normalized(objective_rows([finished[i] for i in order], m), reference)
@@ -185,10 +221,12 @@ class StudyHistory:
         attrs = self.study.user_attrs
         if IDEAL_KEY in attrs:
             return  # frozen: nothing to read on every later trial
-        trials = self.study.get_trials(deepcopy=False)
-        if sum(feasible(t) for t in proposed(trials)) < max(2, n_initial(self.config)):
+        design = initial_design(
+            self.study.get_trials(deepcopy=False), max(2, n_initial(self.config))
+        )
+        if design is None:
             return
-        Y = objective_rows(trials, len(self.config.objectives))
+        Y = objective_rows(design, len(self.config.objectives))
         Z = self._minimized(Y[np.isfinite(Y).all(axis=1)])
         ideal, ref_z = inferred_scale(Z)
         span = ref_z - ideal

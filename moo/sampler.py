@@ -47,6 +47,7 @@ from moo.acquisition import (
     reference_point,
 )
 from moo.pareto import log_scaled
+from moo.requeue import RETRY_OF_KEY
 from moo.rng import derive_seed, seeded_global_rng, torch_generator
 from moo.space import SearchSpace, row_key
 
@@ -82,8 +83,6 @@ PROPOSAL_SEED_KEY = "moo:proposal_seed"
 derived from the sampler's seed and the proposal's index in the study."""
 PROPOSAL_ERROR_KEY = "moo:proposal_error"
 """System attribute: why the trial got a quasi-random config instead of a BO proposal."""
-# Set by optuna's RetryFailedTrialCallback on a re-queued copy of a crashed trial.
-_RETRY_KEY = "failed_trial"
 # Set by ``Study.enqueue_trial``: the params are given, nothing to propose.
 _FIXED_PARAMS_KEY = "fixed_params"
 
@@ -211,7 +210,7 @@ class QNEHVISampler(BaseSampler):
         n_initial = self._n_initial or default_n_initial(space.dim)
         # A re-queued crash that never got its config (killed mid-proposal) proposes at its
         # original's index: a fresh config, the one the uninterrupted run would have tried.
-        index = history.n_proposed_before(trial.system_attrs.get(_RETRY_KEY, trial.number))
+        index = history.n_proposed_before(trial.system_attrs.get(RETRY_OF_KEY, trial.number))
         storage = study._storage
         config: dict[str, Any] | None = None
         kind, acq_value = "sobol", math.nan
@@ -381,7 +380,7 @@ class _History:
             for t in self._all
             if t.number < number
             and SIBLING_KEY not in t.user_attrs
-            and _RETRY_KEY not in t.system_attrs
+            and RETRY_OF_KEY not in t.system_attrs
         )
 
     def latest(self, key: str) -> Any:

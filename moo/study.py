@@ -33,7 +33,7 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from optuna.exceptions import ExperimentalWarning
 from optuna.samplers import BaseSampler, GPSampler, NSGAIISampler, RandomSampler, TPESampler
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages import RDBStorage, fail_stale_trials
 from optuna.trial import FrozenTrial, create_trial
 from pydantic import ValidationError
 
@@ -67,6 +67,7 @@ from moo.keys import (
     REFERENCE_KEY,
     STOP_REASON_KEY,
 )
+from moo.requeue import HeartbeatStorage, RequeueStaleTrial
 from moo.sampler import SIBLING_KEY, QNEHVISampler
 from moo.space import CategoricalParam, SearchSpace, row_key
 from moo.storage_errors import parse_storage_url, redact, sqlite_path, storage_errors
@@ -110,12 +111,12 @@ def open_storage(
         if database is not None:
             database.parent.mkdir(parents=True, exist_ok=True)
         warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats: stable since 2.8
-        return RDBStorage(
+        return HeartbeatStorage(
             url,
             engine_kwargs=engine_kwargs,
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
+            heartbeat_stale_trial_callback=RequeueStaleTrial(max_retry=max_retry),
         )
 
 
@@ -362,6 +363,7 @@ class StudyRun:
     def run(self) -> str:
         """Run until the stop rule fires; returns (and stores) the reason."""
         self.study.set_user_attr(STOP_REASON_KEY, None)
+        self.history.freeze_reference()  # a run killed after the design, before freezing
         reason = self._stop_rule.update(self.history.progress())
         if reason is None:
             execution = self.config.execution
@@ -555,6 +557,9 @@ class StudyRun:
         if SIBLING_KEY in trial.user_attrs:
             return
         self.history.freeze_reference()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            fail_stale_trials(study)  # a dead worker's trial is no longer running
         status, progress = self.history.snapshot()
         if self.on_trial is not None:
             self.on_trial(status)
