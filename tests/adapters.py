@@ -132,3 +132,17 @@ class Echo:
 
     def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
         return TrialResult(metrics={"score": float(config["x0"]), "cost": float(config["x1"])})
+
+
+class Interrupting:
+    """BraninCurrin whose ``after``-th evaluation is interrupted, as by Ctrl-C."""
+
+    def __init__(self, *, after: int = 3) -> None:
+        self._problem = SyntheticProblem(problem="branin_currin")
+        self._after, self._calls = after, 0
+
+    def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
+        self._calls += 1
+        if self._calls == self._after:
+            raise KeyboardInterrupt
+        return self._problem.evaluate(config, context)

@@ -558,7 +558,7 @@ def test_every_problem_of_a_space_is_one_line_each(write_study: WriteStudy) -> N
     )
     result = CliRunner().invoke(app, ["run", str(path)])
     assert result.exit_code == 2
-    assert [line.removeprefix("error: ").split(": ")[1] for line in result.output.splitlines()] == [
+    assert [line.removeprefix("error: ").split(": ")[1] for line in result.stderr.splitlines()] == [
         "space.parameters.bits",
         "space.parameters.prune_kind",
     ]
