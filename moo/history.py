@@ -11,8 +11,8 @@ An objective threshold (``threshold: 0.9`` on accuracy) is that objective's refe
 whatever the initial design saw: trials not beyond it add no hypervolume, so the stop rule
 measures progress among usable configs only, and while none is usable the hypervolume is
 0 and the study does not stop by convergence (``max_trials`` and ``max_time`` still do).
-If no initial trial beats a threshold, that objective's scale is the initial design's
-spread, measured back from the threshold.
+The ideal point is then that of the initial trials beyond the thresholds; if none is,
+an objective's scale is the initial design's spread, measured back from its reference.
 """
 
 from __future__ import annotations
@@ -200,8 +200,12 @@ class StudyHistory:
                 given_z = self._minimized(np.array([given]))[0]
                 ref_z = np.where(np.isnan(given_z), ref_z, given_z)
             self.study.set_user_attr(REFERENCE_KEY, self._study_units(ref_z))
-        # An objective no initial trial beats (a threshold above them all) is scaled by
-        # the initial design's spread back from its reference.
+        # The ideal of the points that count (beyond every threshold), so that the initial
+        # front's normalized HV is about 1 with thresholds too. An objective no initial
+        # trial beats is scaled by the design's spread back from its reference.
+        counted = Z[(Z < ref_z).all(axis=1)]
+        if len(counted):
+            ideal = counted.min(axis=0)
         ideal = np.where(ideal < ref_z, ideal, ref_z - span)
         self.study.set_user_attr(IDEAL_KEY, self._study_units(ideal))
 

@@ -23,7 +23,7 @@ import pandas as pd
 from moo.config import StudyConfig
 from moo.recommend import Recommendation, format_period
 
-__all__ = ["colours", "duty_cycle_png", "history_png", "pairs_png"]
+__all__ = ["colours", "duty_cycle_png", "history_png", "pairs_plot", "pairs_png"]
 
 _DPI = 120
 
@@ -45,6 +45,14 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def pairs_png(done: pd.DataFrame, config: StudyConfig, colour: str | None, path: Path) -> Path:
+    """``pairs_plot`` as a PNG."""
+    fig = pairs_plot(done, config, colour)
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+    return path
+
+
+def pairs_plot(done: pd.DataFrame, config: StudyConfig, colour: str | None) -> plt.Figure:
     """Every pair of objectives: configs faded, the front solid, thresholds dashed."""
     pairs = list(itertools.combinations(config.objectives, 2))
     columns = min(len(pairs), 3)
@@ -56,7 +64,7 @@ def pairs_png(done: pd.DataFrame, config: StudyConfig, colour: str | None, path:
         for label, group in groups:
             front = group[group["on_front"]]
             rest = group[~group["on_front"]]
-            ax.scatter(rest[x.name], rest[y.name], s=12, alpha=0.18, color=palette[label])
+            ax.scatter(rest[x.name], rest[y.name], s=12, alpha=0.3, color=palette[label])
             ax.scatter(
                 front[x.name],
                 front[y.name],
@@ -68,7 +76,7 @@ def pairs_png(done: pd.DataFrame, config: StudyConfig, colour: str | None, path:
             )
         for spec, axis in ((x, "x"), (y, "y")):
             if spec.scale == "log":
-                getattr(ax, f"set_{axis}scale")("log")
+                _log_axis(ax, axis, done[spec.name])
             if spec.threshold is not None:
                 line = ax.axvline if axis == "x" else ax.axhline
                 line(spec.threshold, color="grey", linestyle="--", linewidth=1)
@@ -82,9 +90,21 @@ def pairs_png(done: pd.DataFrame, config: StudyConfig, colour: str | None, path:
         f"{config.study.name}: Pareto front (solid) over {len(done)} feasible configs (faded)"
     )
     fig.tight_layout(rect=(0, 0.06, 1, 1))
-    fig.savefig(path, dpi=_DPI)
-    plt.close(fig)
-    return path
+    return fig
+
+
+def _log_axis(ax: plt.Axes, letter: str, values: pd.Series) -> None:
+    """A log axis labelled in plain numbers (0.5, 2, 20), not ``2 x 10^0``; the ticks
+    between powers of ten get labels only when the data span less than two decades."""
+    getattr(ax, f"set_{letter}scale")("log")
+    axis = getattr(ax, f"{letter}axis")
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    axis.set_major_formatter(plain)
+    positive = values[values > 0]
+    narrow = len(positive) and positive.max() / positive.min() < 100
+    if narrow:
+        axis.set_minor_locator(matplotlib.ticker.LogLocator(subs=(2.0, 5.0)))
+    axis.set_minor_formatter(plain if narrow else matplotlib.ticker.NullFormatter())
 
 
 def _label(name: str, direction: str) -> str:
@@ -98,17 +118,17 @@ def history_png(
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     trials = range(1, len(history) + 1)
     ax.plot(trials, history, marker=".", color="tab:blue")
-    ax.axvline(n_initial + 0.5, color="grey", linestyle=":", linewidth=1)
-    ax.annotate(
-        "initial design",
-        (n_initial + 0.5, 0),
-        fontsize=8,
-        color="grey",
-        rotation=90,
-        xytext=(3, 3),
-        textcoords="offset points",
-        va="bottom",
-    )
+    if n_initial < len(history):
+        ax.axvline(n_initial + 0.5, color="grey", linestyle=":", linewidth=1)
+        ax.annotate(
+            "initial design | model-based",
+            (n_initial + 0.5, 0.02),
+            xycoords=("data", "axes fraction"),
+            ha="center",
+            fontsize=8,
+            color="grey",
+            backgroundcolor="white",
+        )
     if stop_reason and history:
         ax.scatter([len(history)], [history[-1]], s=60, color="tab:red", zorder=3)
         ax.annotate(
@@ -125,9 +145,9 @@ def history_png(
     return _save(fig, path)
 
 
-def duty_cycle_png(recommendation: Recommendation, path: Path, title: str | None = None) -> Path:
-    """Least average power per device against the period; crossovers and the period
-    asked for marked."""
+def duty_cycle_png(recommendation: Recommendation, path: Path, *, mark_period: bool = True) -> Path:
+    """Least average power per device against the period; crossovers and (with
+    ``mark_period``) the period asked for marked."""
     rec = recommendation
     fig, ax = plt.subplots(figsize=(7.0, 4.4))
     palette = colours(list(rec.curves))
@@ -145,8 +165,8 @@ def duty_cycle_png(recommendation: Recommendation, path: Path, title: str | None
             va="top",
             fontsize=8,
         )
-    ax.axvline(rec.period_s, color="grey", linewidth=4, alpha=0.25)
-    if rec.winner is not None:
+    if mark_period and rec.winner is not None:
+        ax.axvline(rec.period_s, color="grey", linewidth=4, alpha=0.25)
         ax.scatter([rec.period_s], [rec.winner.power_mW], s=50, color="black", zorder=3)
         ax.annotate(
             f"T = {format_period(rec.period_s)}: trial {rec.winner.candidate.trial} on "
@@ -162,7 +182,7 @@ def duty_cycle_png(recommendation: Recommendation, path: Path, title: str | None
     ax.set(
         xlabel="inference period T (s)",
         ylabel="average power (mW), best config per device",
-        title=title or f"{rec.study}: which chip at which inference rate{floors}",
+        title=f"{rec.study}: which chip at which inference rate{floors}",
     )
     ax.grid(alpha=0.3, which="both", linewidth=0.4)
     ax.legend(fontsize=8)

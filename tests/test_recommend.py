@@ -162,3 +162,15 @@ def test_floors_plot_and_errors(storage: str, tmp_path: Path) -> None:
         result = runner.invoke(app, ["recommend", "small", "--storage", storage, *args])
         assert result.exit_code == 2 and message in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_the_report_draws_the_duty_cycle(storage: str, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", "small", "--storage", storage, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "duty_cycle.png").read_bytes()[:4] == b"\x89PNG"
+    page = (out / "report.html").read_text()
+    crossover = _recommend(storage, "--period", "1s")["crossovers"][0]
+    assert "Which chip at which inference rate" in page
+    assert json.dumps(f"{crossover['from']} → {crossover['to']}")[1:-1] in page  # plotly JSON
