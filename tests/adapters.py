@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -146,3 +147,17 @@ class Interrupting:
         if self._calls == self._after:
             raise KeyboardInterrupt
         return self._problem.evaluate(config, context)
+
+
+class WithArtifact:
+    """BraninCurrin that stores a small file per trial as the artifact ``model.onnx``."""
+
+    def __init__(self) -> None:
+        self._problem = SyntheticProblem(problem="branin_currin")
+
+    def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
+        path = Path(context.workdir) / f"model_{context.trial_number}.onnx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"model of trial {context.trial_number}\n")
+        result = self._problem.evaluate(config, context)
+        return TrialResult(metrics=result.metrics, artifacts={"model.onnx": path})
