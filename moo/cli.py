@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from moo.config import Override, apply_overrides, load_study_config, validate_study_config
-from moo.errors import ConfigError, MooError
+from moo.errors import ConfigError, MooError, printable
 from moo.history import RunStatus, StudyHistory, proposed
 from moo.liveness import describe_runs
 from moo.progress import configure_logging, live_progress
@@ -69,7 +69,8 @@ def _one_line_errors(command: F) -> F:
 
 
 def _fail(message: str) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    lines = "\n".join(printable(line) for line in message.split("\n"))  # one per problem
+    errors.print(f"[bold red]error:[/] {escape(lines)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
