@@ -95,9 +95,9 @@ class FloatParam(_Param):
         if self.step is not None:
             value = self.low + round((value - self.low) / self.step) * self.step
             # Round away binary noise so 0.6 is stored as 0.6, not 0.6000000000000001 (to
-            # 12 significant digits: a grid of tiny steps keeps them), then clamp, so that
+            # 15 significant digits: a grid of tiny steps keeps them), then clamp, so that
             # rounding never leaves [low, high].
-            value = min(max(float(f"{value:.12g}"), self.low), self.high)
+            value = min(max(float(f"{value:.15g}"), self.low), self.high)
         return float(value)
 
     def grid(self) -> list[float] | None:
