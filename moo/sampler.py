@@ -46,6 +46,7 @@ from moo.acquisition import (
     optimize,
     reference_point,
 )
+from moo.errors import one_line
 from moo.pareto import log_scaled
 from moo.requeue import RETRY_OF_KEY
 from moo.rng import derive_seed, seeded_global_rng, torch_generator
@@ -232,7 +233,7 @@ class QNEHVISampler(BaseSampler):
                 # An unfittable model, a covariance that is not positive definite, an
                 # optimizer that gives up: one failed proposal must not end a study of
                 # expensive trials.
-                reason = _one_line(e)
+                reason = one_line(e)
                 _logger.warning(
                     "trial %d: no model-based proposal (%s); a quasi-random config instead",
                     trial.number,
@@ -468,12 +469,6 @@ def _first_unseen(configs: list[dict[str, Any]], history: _History) -> dict[str,
     return configs[0]
 
 
-def _one_line(error: BaseException) -> str:
-    """``Type: first line of the message`` (BoTorch's messages run to many lines)."""
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-
-
 def _unusable(Y: Tensor, ref_point: Tensor | None, i: int) -> float:
     """A value of maximized objective ``i`` far below every observation and the reference
     point: what a config whose known metric cannot be computed scores, so that it adds no
@@ -525,7 +520,7 @@ class _ExactObjective:
             if not math.isfinite(value) or (self._log and value <= 0):
                 raise ValueError(f"known metric is {value:g}")
         except Exception as e:
-            self._failures[key] = f"{config}: {_one_line(e)}"
+            self._failures[key] = f"{config}: {one_line(e)}"
             return self._unusable
         return self._sign * (math.log10(value) if self._log else value)
 
