@@ -149,8 +149,12 @@ def main() -> None:
     lines = [
         "# First BO proposal of a fresh process",
         "",
-        f"Command: `python -m experiments.benchmarks.first_proposal "
-        f"{' '.join('--python ' + shlex.quote(p) for p in args.python)}`".replace(" `", "`"),
+        "Command: `"
+        + " ".join(
+            ["python -m experiments.benchmarks.first_proposal"]
+            + [f"--python {shlex.quote(p)}" for p in args.python]
+        )
+        + "`",
         "",
         f"Load average at the start: {load[0]:.2f} (2-core machine shared with 3 other "
         "engineers). Seconds of wall time. 'To first BO' runs from the first import (torch, "
