@@ -281,8 +281,8 @@ def export(
     from moo.export import export_trial
     from moo.results import pick_trial
 
-    _output_folder(out)
     optuna_study, config = load_study(study, storage=storage)
+    _output_folder(out)
     trial = pick_trial(optuna_study, config, pick)
     export_trial(optuna_study, config, trial, out, storage_url=storage or default_storage(study))
     values = ", ".join(
@@ -301,8 +301,8 @@ def report(
     """HTML page (front, hypervolume history, configs) and PNGs of a study."""
     from moo.report import write_report
 
-    folder = _output_folder(out or Path("reports") / study)
     optuna_study, config = load_study(study, storage=storage)
+    folder = _output_folder(out or Path("reports") / study)
     for path in write_report(optuna_study, config, folder):
         console.print(f"wrote {path}")
 
