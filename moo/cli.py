@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -23,8 +26,8 @@ from rich.table import Table
 
 from moo.config import Override, apply_overrides, load_study_config, validate_study_config
 from moo.errors import ConfigError, MooError
-from moo.history import StudyHistory, proposed
-from moo.keys import STOP_REASON_KEY
+from moo.history import RunStatus, StudyHistory, proposed
+from moo.liveness import describe_runs
 from moo.progress import configure_logging, live_progress
 from moo.storage_errors import STORAGE_FAILURES, storage_cause
 from moo.study import StudyRun, build_adapter, create_study, load_study
@@ -91,11 +94,55 @@ def _output_file(out: Path) -> Path:
     return out
 
 
+@contextmanager
+def _interruptible() -> Iterator[threading.Event]:
+    """Ctrl-C and SIGTERM (``kill``, a scheduler's stop) end a run, recorded and resumable.
+
+    Both raise ``KeyboardInterrupt`` at once; as Python drops an exception raised inside a
+    finalizer or weakref callback, the returned event also stops the run after its
+    current trial.
+    """
+    requested = threading.Event()
+
+    def interrupt(signum: int, frame: object) -> None:
+        requested.set()
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():  # signals need it
+        yield requested
+        return
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requested
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _run(run: StudyRun, title: str) -> None:
     done = run.history.progress().n_trials
-    with live_progress(console, title, run.config.stop.max_trials, done) as update:
-        run.on_trial = update
-        reason = run.run()
+    name = run.config.study.name
+    try:
+        with (
+            _interruptible() as requested,
+            live_progress(console, title, run.config.stop.max_trials, done) as update,
+        ):
+
+            def on_trial(status: RunStatus) -> None:
+                update(status)
+                if requested.is_set():
+                    raise KeyboardInterrupt
+
+            run.on_trial = on_trial
+            reason = run.run()
+    except KeyboardInterrupt:
+        n_trials = run.history.progress().n_trials
+        errors.print(
+            f"{name}: interrupted after {n_trials} trials; `moo resume {name}` continues it.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
     status = run.history.status()
     hv = "-" if status.hypervolume is None else f"{status.hypervolume:.4f}"
     console.print(
@@ -162,7 +209,9 @@ def status(
     table.add_row("proposed trials", f"{len(proposed(trials))} of max {config.stop.max_trials}")
     table.add_row("all trials", ", ".join(f"{n} {k.lower()}" for k, n in sorted(counts.items())))
     table.add_row("normalized HV", f"{hv[-1]:.4f}" if hv else "- (initial design running)")
-    table.add_row("stopped", str(optuna_study.user_attrs.get(STOP_REASON_KEY) or "no (or running)"))
+    stopped, last_run = describe_runs(optuna_study)
+    table.add_row("stopped", stopped)
+    table.add_row("last run", last_run)
     console.print(table)
 
 

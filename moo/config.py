@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from moo.adapters import require_allowed
-from moo.errors import ConfigError
+from moo.errors import ConfigError, one_line
 from moo.pareto import Bound, parse_bound
 from moo.space import SearchSpace, format_validation_error, read_yaml
 from objectives.protocol import Workload
@@ -342,7 +342,7 @@ def _adapter_class(section: AdapterSection, *, source: str | None = None) -> typ
         raise ConfigError(f"{where}.adapter: cannot import module {module_name!r} ({e}).") from e
     except Exception as e:
         raise ConfigError(
-            f"{where}.adapter: importing {module_name!r} failed ({_first_line(e)})."
+            f"{where}.adapter: importing {module_name!r} failed ({one_line(e)})."
         ) from e
     cls = getattr(module, class_name, None)
     if not isinstance(cls, type):
@@ -378,7 +378,7 @@ def load_adapter(
         raise ConfigError(f"{where}.options: {str(e).strip().splitlines()[0]}") from e
     except Exception as e:
         raise ConfigError(
-            f"{where}.adapter: {section.adapter}(**options) failed ({_first_line(e)})."
+            f"{where}.adapter: {section.adapter}(**options) failed ({one_line(e)})."
         ) from e
     if not callable(getattr(adapter, "evaluate", None)):
         raise ConfigError(f"{where}.adapter: {section.adapter} has no evaluate(config, context).")
@@ -387,11 +387,6 @@ def load_adapter(
 
 def _where(source: str | None) -> str:
     return f"{source}: objective" if source else "objective"
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _clean_type_error(error: TypeError) -> str:

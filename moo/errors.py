@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "EvaluationError", "MooError", "StorageError", "StudyNotFoundError"]
+__all__ = [
+    "ConfigError",
+    "EvaluationError",
+    "MooError",
+    "StorageError",
+    "StudyNotFoundError",
+    "one_line",
+]
 
 
 class MooError(Exception):
@@ -23,3 +30,9 @@ class StudyNotFoundError(MooError, LookupError):
 
 class StorageError(MooError, RuntimeError):
     """The study's storage cannot be opened, read or written (the message masks passwords)."""
+
+
+def one_line(error: BaseException) -> str:
+    """``Type: first line of the message``: how a failure is shown and stored."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

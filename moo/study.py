@@ -54,7 +54,7 @@ from moo.convergence import (
     StopRule,
     default_min_trials,
 )
-from moo.errors import ConfigError, EvaluationError, StudyNotFoundError
+from moo.errors import ConfigError, EvaluationError, StudyNotFoundError, one_line
 from moo.executors import Evaluator, make_evaluator, run_on_dask
 from moo.history import RunStatus, StudyHistory, n_initial
 from moo.keys import (
@@ -67,6 +67,7 @@ from moo.keys import (
     REFERENCE_KEY,
     STOP_REASON_KEY,
 )
+from moo.liveness import recorded_run
 from moo.sampler import SIBLING_KEY, QNEHVISampler
 from moo.space import CategoricalParam, SearchSpace, row_key
 from moo.storage_errors import parse_storage_url, redact, sqlite_path, storage_errors
@@ -360,7 +361,16 @@ class StudyRun:
 
     # ------------------------------------------------------------------ public
     def run(self) -> str:
-        """Run until the stop rule fires; returns (and stores) the reason."""
+        """Run until the stop rule fires; returns (and stores) the reason.
+
+        The run is recorded in the study (``moo.liveness``): ``moo status`` tells it from
+        an interrupted, crashed or killed one.
+        """
+        beat_s = self.config.execution.heartbeat_interval
+        with storage_errors(self.storage_url), recorded_run(self.study, beat_s=beat_s):
+            return self._run()
+
+    def _run(self) -> str:
         self.study.set_user_attr(STOP_REASON_KEY, None)
         reason = self._stop_rule.update(self.history.progress())
         if reason is None:
@@ -603,7 +613,6 @@ def _short(config: Mapping[str, Any]) -> str:
 
 
 def _cause(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    if isinstance(error, EvaluationError):
-        return text
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    if isinstance(error, EvaluationError):  # already the engine's own one line
+        return str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return one_line(error)

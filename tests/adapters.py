@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -132,3 +133,31 @@ class Echo:
 
     def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
         return TrialResult(metrics={"score": float(config["x0"]), "cost": float(config["x1"])})
+
+
+class Interrupting:
+    """BraninCurrin whose ``after``-th evaluation is interrupted, as by Ctrl-C."""
+
+    def __init__(self, *, after: int = 3) -> None:
+        self._problem = SyntheticProblem(problem="branin_currin")
+        self._after, self._calls = after, 0
+
+    def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
+        self._calls += 1
+        if self._calls == self._after:
+            raise KeyboardInterrupt
+        return self._problem.evaluate(config, context)
+
+
+class WithArtifact:
+    """BraninCurrin that stores a small file per trial as the artifact ``model.onnx``."""
+
+    def __init__(self) -> None:
+        self._problem = SyntheticProblem(problem="branin_currin")
+
+    def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
+        path = Path(context.workdir) / f"model_{context.trial_number}.onnx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"model of trial {context.trial_number}\n")
+        result = self._problem.evaluate(config, context)
+        return TrialResult(metrics=result.metrics, artifacts={"model.onnx": path})

@@ -5,9 +5,11 @@ Each case asserts its exact message (``docs/reliability.md`` lists them by guara
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import optuna
@@ -17,7 +19,7 @@ from optuna.trial import TrialState
 from typer.testing import CliRunner
 
 from moo.cli import app
-from moo.keys import CONFIG_KEY, ERROR_KEY
+from moo.keys import ARTIFACTS_KEY, CONFIG_KEY, ERROR_KEY
 from moo.study import load_study
 from tests.conftest import BRANIN_SPACE
 
@@ -558,9 +560,7 @@ def test_every_problem_of_a_space_is_one_line_each(write_study: WriteStudy) -> N
     )
     result = CliRunner().invoke(app, ["run", str(path)])
     assert result.exit_code == 2
-    # Every line but the progress line before the adapter loads is a problem.
-    problems = [line for line in result.output.splitlines() if not line.startswith("loading")]
-    assert [line.removeprefix("error: ").split(": ")[1] for line in problems] == [
+    assert [line.removeprefix("error: ").split(": ")[1] for line in result.stderr.splitlines()] == [
         "space.parameters.bits",
         "space.parameters.prune_kind",
     ]
@@ -621,3 +621,81 @@ def test_a_tinyml_config_that_cannot_be_built_fails_its_trial(write_study: Write
         assert (
             "max-pools" in t.user_attrs[ERROR_KEY] and "lower `blocks`" in t.user_attrs[ERROR_KEY]
         )
+
+
+# ---------------------------------------------------------------------- export (item 10)
+def _artifact_study(write_study: WriteStudy) -> Path:
+    """A finished study whose trials stored a ``model.onnx`` artifact; returns its DB."""
+    objective = {"adapter": "tests.adapters:WithArtifact", "options": {}}
+    stop = {"max_trials": 2, "rule": "budget"}
+    succeeds("run", str(write_study("s", objective=objective, stop=stop)))
+    return Path("studies/s.db")
+
+
+def _tamper(database: Path, key: str, change: Callable[[dict], dict]) -> None:
+    """Rewrite a trial attribute of every trial in the SQLite file, as a hostile writer of
+    a shared storage would (Optuna's API refuses to touch finished trials)."""
+    with closing(sqlite3.connect(database)) as connection:
+        rows = connection.execute(
+            "SELECT trial_user_attribute_id, value_json FROM trial_user_attributes WHERE key = ?",
+            (key,),
+        ).fetchall()
+        for row_id, value in rows:
+            connection.execute(
+                "UPDATE trial_user_attributes SET value_json = ? WHERE trial_user_attribute_id = ?",
+                (json.dumps(change(json.loads(value))), row_id),
+            )
+        connection.commit()
+
+
+def test_an_export_bundles_the_stored_model_and_lists_only_its_files(
+    write_study: WriteStudy,
+) -> None:
+    _artifact_study(write_study)
+    Path("bundle").mkdir()
+    Path("bundle/notes.txt").write_text("the user's own file")
+    succeeds("export", "s", "--pick", "trial:1", "--out", "bundle")
+    assert Path("bundle/model.onnx").read_text() == "model of trial 1\n"
+    manifest = json.loads(Path("bundle/MANIFEST.json").read_text())
+    assert set(manifest["files"]) == {"config.yaml", "metrics.json", "model.onnx"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../victim.txt", "<absolute>", "sub/model.onnx", "..", "MANIFEST.json", "a\\b"],
+)
+def test_an_artifact_name_from_the_storage_never_writes_outside_out(
+    write_study: WriteStudy, name: str
+) -> None:
+    database = _artifact_study(write_study)
+    name = name.replace("<absolute>", str(Path("victim.onnx").resolve()))
+    _tamper(database, ARTIFACTS_KEY, lambda stored: {name: next(iter(stored.values()))})
+    Path("victim.txt").write_text("precious")
+    Path("deep/er").mkdir(parents=True)
+    assert fails("export", "s", "--pick", "trial:0", "--out", "deep/er/bundle") == (
+        f"trial 0: the stored artifact {name!r} is not a plain file name (or clashes with "
+        "the bundle's own files); refusing to write outside deep/er/bundle."
+    )
+    assert Path("victim.txt").read_text() == "precious"
+    assert not Path("victim.onnx").exists()
+    assert list(Path("deep/er/bundle").iterdir()) == []  # refused before any write
+
+
+def test_an_artifact_id_that_leaves_the_store_is_one_line(write_study: WriteStudy) -> None:
+    _tamper(_artifact_study(write_study), ARTIFACTS_KEY, lambda _: {"model.onnx": "../../s.db"})
+    assert fails("export", "s", "--pick", "trial:0", "--out", "bundle") == (
+        "trial 0: artifact model.onnx has an invalid id '../../s.db' "
+        "(Invalid artifact_id: ../../s.db)."
+    )
+
+
+def test_a_link_planted_in_out_is_replaced_not_written_through(write_study: WriteStudy) -> None:
+    _artifact_study(write_study)
+    Path("victim.txt").write_text("precious")
+    Path("bundle").mkdir()
+    for name in ("config.yaml", "model.onnx", "MANIFEST.json"):
+        (Path("bundle") / name).symlink_to(Path("victim.txt").resolve())
+    succeeds("export", "s", "--pick", "trial:0", "--out", "bundle")
+    assert Path("victim.txt").read_text() == "precious"
+    assert not any((Path("bundle") / n).is_symlink() for n in ("config.yaml", "model.onnx"))
+    assert Path("bundle/model.onnx").read_text() == "model of trial 0\n"
