@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from moo.config import Override, apply_overrides, load_study_config, validate_study_config
-from moo.errors import ConfigError, MooError
+from moo.errors import ConfigError, MooError, printable
 from moo.history import RunStatus, StudyHistory, proposed
 from moo.liveness import describe_runs
 from moo.progress import configure_logging, live_progress
@@ -69,7 +69,8 @@ def _one_line_errors(command: F) -> F:
 
 
 def _fail(message: str) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    lines = "\n".join(printable(line) for line in message.split("\n"))  # one per problem
+    errors.print(f"[bold red]error:[/] {escape(lines)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -286,8 +287,8 @@ def export(
     from moo.export import export_trial
     from moo.results import pick_trial
 
-    _output_folder(out)
     optuna_study, config = load_study(study, storage=storage)
+    _output_folder(out)
     trial = pick_trial(optuna_study, config, pick)
     export_trial(optuna_study, config, trial, out, storage_url=storage or default_storage(study))
     values = ", ".join(
@@ -306,8 +307,8 @@ def report(
     """HTML page (front, hypervolume history, configs) and PNGs of a study."""
     from moo.report import write_report
 
-    folder = _output_folder(out or Path("reports") / study)
     optuna_study, config = load_study(study, storage=storage)
+    folder = _output_folder(out or Path("reports") / study)
     for path in write_report(optuna_study, config, folder):
         console.print(f"wrote {path}")
 

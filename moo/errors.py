@@ -9,6 +9,7 @@ __all__ = [
     "StorageError",
     "StudyNotFoundError",
     "one_line",
+    "printable",
 ]
 
 
@@ -36,3 +37,9 @@ def one_line(error: BaseException) -> str:
     """``Type: first line of the message``: how a failure is shown and stored."""
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped: a value from a file or a storage
+    (``type: "\\x1e"``, a name with a newline) must not break the line that reports it."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -6,6 +6,7 @@ Each case asserts its exact message (``docs/reliability.md`` lists them by guara
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
@@ -699,3 +700,63 @@ def test_a_link_planted_in_out_is_replaced_not_written_through(write_study: Writ
     assert Path("victim.txt").read_text() == "precious"
     assert not any((Path("bundle") / n).is_symlink() for n in ("config.yaml", "model.onnx"))
     assert Path("bundle/model.onnx").read_text() == "model of trial 0\n"
+
+
+# ---------------------------------------------------------------------- space definitions
+@pytest.mark.parametrize(
+    ("parameter", "message"),
+    [
+        (
+            {"type": "float", "low": 0.0, "high": math.inf},
+            "`low` and `high` must be finite, with a finite range; got 0.0, inf",
+        ),
+        (
+            {"type": "float", "low": -1.7e308, "high": 1.7e308},
+            "`low` and `high` must be finite, with a finite range; got -1.7e+308, 1.7e+308",
+        ),
+        (
+            {"type": "ordinal", "values": [1.0, math.nan]},
+            "`values` must be finite numbers, got [1.0, nan]",
+        ),
+        (
+            {"type": "categorical", "choices": ["a", math.nan]},
+            "`choices` must not hold NaN or infinity, got ['a', nan]",
+        ),
+        (
+            {"type": "float", "low": 0.0, "high": 1.0, "step": 2.0},
+            "`step` (2.0) is larger than the range [0.0, 1.0]: the parameter could take only `low`",
+        ),
+        (
+            {"type": "int", "low": 0, "high": 2**60},
+            "`low` and `high` must be within +-2**53 (integers a double holds exactly), got "
+            f"[0, {2**60}]",
+        ),
+        (
+            {"type": "\x1e", "low": 0, "high": 1},
+            "Input tag '\\x1e' found using 'type' does not match any of the expected tags: "
+            "'float', 'int', 'ordinal', 'categorical'",
+        ),
+    ],
+    ids=["inf", "overflow", "nan-ordinal", "nan-choice", "step", "huge-int", "control-char"],
+)
+def test_a_parameter_no_encoding_can_hold_is_one_line(
+    write_study: WriteStudy, parameter: dict, message: str
+) -> None:
+    path = write_study("s", space={"parameters": {**BRANIN_SPACE["parameters"], "x1": parameter}})
+    assert fails("run", str(path)) == f"{path}: space.parameters.x1: {message}"
+
+
+@pytest.mark.parametrize(
+    "args", [["status"], ["resume"], ["report"], ["export", "--out", "bundle"]], ids=str
+)
+def test_a_study_name_that_would_be_a_path_is_refused_before_any_file_is_made(
+    in_tmp: Path, args: list[str]
+) -> None:
+    (in_tmp / "inner").mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(in_tmp / "inner")
+        assert fails(args[0], "../evil", *args[1:]) == (
+            "no study '../evil': a study name is letters, digits and _ . - "
+            "(starting with a letter or digit)."
+        )
+    assert sorted(p.name for p in in_tmp.rglob("*")) == ["inner"]
