@@ -246,7 +246,13 @@ def pareto(
         table.add_column(str(column), justify="right")
     for row in front.itertuples(index=False):
         table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
-    console.print(table)
+    _print_table(table)
+
+
+def _print_table(table: Table) -> None:
+    """On a terminal, fit its width; into a pipe or file, never truncate a column."""
+    wide = console if console.is_terminal else Console(file=sys.stdout, width=240)
+    wide.print(table)
 
 
 def _threshold_caption(frame: Any, config: Any) -> str | None:
@@ -281,8 +287,8 @@ def export(
     from moo.export import export_trial
     from moo.results import pick_trial
 
-    _output_folder(out)
     optuna_study, config = load_study(study, storage=storage)
+    _output_folder(out)
     trial = pick_trial(optuna_study, config, pick)
     export_trial(optuna_study, config, trial, out, storage_url=storage or default_storage(study))
     values = ", ".join(
@@ -301,8 +307,8 @@ def report(
     """HTML page (front, hypervolume history, configs) and PNGs of a study."""
     from moo.report import write_report
 
-    folder = _output_folder(out or Path("reports") / study)
     optuna_study, config = load_study(study, storage=storage)
+    folder = _output_folder(out or Path("reports") / study)
     for path in write_report(optuna_study, config, folder):
         console.print(f"wrote {path}")
 
@@ -378,13 +384,14 @@ def _print_recommendation(result: Any, config: Any) -> None:
     from moo.recommend import BATTERY, POWER, format_period
 
     workload = result.workload
+    say = functools.partial(console.print, soft_wrap=True)  # long lines stay whole in logs
     floors = f"; {', '.join(result.floors)}" if result.floors else "; no floor (add --min)"
     title = (
         f"{result.study}: one inference every {format_period(result.period_s)}, "
         f"{workload.battery_mAh:g} mAh at {workload.voltage:g} V{floors}"
     )
     if result.winner is None:
-        console.print(f"{title}\nno evaluated config meets the floors and keeps up with it.")
+        say(f"{title}\nno evaluated config meets the floors and keeps up with it.")
         return
     shown = [n for n in config.objective_names if "@" not in n and n not in (POWER, BATTERY)]
     table = Table(title=title, padding=(0, 1))
@@ -404,10 +411,10 @@ def _print_recommendation(result: Any, config: Any) -> None:
                 f"{r.duty[POWER]:.4g}",
                 f"{r.duty[BATTERY]:.4g}",
             )
-    console.print(table)
+    _print_table(table)
     w = result.winner
     hours = w.duty[BATTERY]
-    console.print(
+    say(
         f"[bold]winner[/]: trial {w.candidate.trial} on {w.candidate.device}, "
         f"{w.power_mW:.4g} mW, battery {hours:.4g} h ({hours / 24:.3g} days): "
         + ", ".join(f"{k}={v}" for k, v in w.candidate.params.items() if k != "device")
@@ -418,18 +425,12 @@ def _print_recommendation(result: Any, config: Any) -> None:
         else f"nothing keeps up below {format_period(s.to_period_s)}"
         for s in result.segments
     )
-    console.print(
-        f"sweep {format_period(result.grid_s[0])} .. {format_period(result.grid_s[-1])}: {sweep}."
-    )
+    say(f"sweep {format_period(result.grid_s[0])} .. {format_period(result.grid_s[-1])}: {sweep}.")
     for c in result.crossovers:
-        console.print(
-            f"crossover at {format_period(c.period_s)}: {c.before.device} -> {c.after.device}"
-        )
+        say(f"crossover at {format_period(c.period_s)}: {c.before.device} -> {c.after.device}")
     if not result.crossovers:
-        console.print("no crossover: one device wins at every period.")
-    console.print(
-        f"export it: moo export {result.study} --pick trial:{w.candidate.trial} --out winner/"
-    )
+        say("no crossover: one device wins at every period.")
+    say(f"export it: moo export {result.study} --pick trial:{w.candidate.trial} --out winner/")
 
 
 @app.command()

@@ -27,6 +27,7 @@ from moo.space import SearchSpace, format_validation_error, read_yaml
 from objectives.protocol import Workload
 
 __all__ = [
+    "STUDY_NAME",
     "ExecutionSection",
     "ObjectiveSpec",
     "Override",
@@ -39,7 +40,8 @@ __all__ = [
     "load_study_config",
 ]
 
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+STUDY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+"""What a study name may be: it becomes a file name (``studies/<name>.db``)."""
 
 
 class _Section(BaseModel):
@@ -48,7 +50,7 @@ class _Section(BaseModel):
 
 
 class StudySection(_Section):
-    name: str = Field(pattern=_NAME)
+    name: str = Field(pattern=STUDY_NAME)
     seed: int = 0
     storage: str | None = None
     """SQLAlchemy URL; default ``sqlite:///studies/<name>.db`` (relative to the cwd)."""

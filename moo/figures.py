@@ -50,33 +50,46 @@ def _axis(spec: ObjectiveSpec) -> dict[str, object]:
     return {"title": f"{spec.name} ({better} is better)", "type": spec.scale}
 
 
+def _scatter(
+    done: pd.DataFrame,
+    config: StudyConfig,
+    colour: str | None,
+    axes: Sequence[ObjectiveSpec],
+) -> go.Figure:
+    """Configs by device on ``axes`` (2 or 3 objectives): front solid, dominated faded."""
+    hover = [*config.search_space().names, *config.objective_names]
+    palette = colours([k for k, _ in _groups(done, colour)])
+    trace = go.Scatter3d if len(axes) == 3 else go.Scatter
+    figure = go.Figure()
+    for label, group in _groups(done, colour):
+        for on_front in (False, True):
+            part = group[group["on_front"] == on_front]
+            marker: dict[str, object] = {"color": palette[label]}
+            if len(axes) == 3:
+                marker["size"] = 5 if on_front else 3
+            else:
+                marker["size"] = 10 if on_front else 7
+                marker["line"] = {"width": 1 if on_front else 0, "color": "black"}
+            figure.add_trace(
+                trace(
+                    **{a: part[spec.name] for a, spec in zip("xyz", axes, strict=False)},
+                    mode="markers",
+                    name=f"{label} ({'front' if on_front else 'dominated'})",
+                    legendgroup=label,
+                    opacity=1.0 if on_front else _FADED,
+                    marker=marker,
+                    hovertext=_hover(part, hover),
+                    hoverinfo="text",
+                )
+            )
+    return figure
+
+
 def pairs_figures(done: pd.DataFrame, config: StudyConfig, colour: str | None) -> list[go.Figure]:
     """One 2-D scatter per pair of objectives: front solid, dominated faded."""
-    params = config.search_space().names
-    palette = colours([k for k, _ in _groups(done, colour)])
     figures = []
     for x, y in itertools.combinations(config.objectives, 2):
-        figure = go.Figure()
-        for label, group in _groups(done, colour):
-            for on_front in (False, True):
-                part = group[group["on_front"] == on_front]
-                figure.add_trace(
-                    go.Scatter(
-                        x=part[x.name],
-                        y=part[y.name],
-                        mode="markers",
-                        name=f"{label} ({'front' if on_front else 'dominated'})",
-                        legendgroup=label,
-                        opacity=1.0 if on_front else _FADED,
-                        marker={
-                            "color": palette[label],
-                            "size": 10 if on_front else 7,
-                            "line": {"width": 1 if on_front else 0, "color": "black"},
-                        },
-                        hovertext=_hover(part, [*params, *config.objective_names]),
-                        hoverinfo="text",
-                    )
-                )
+        figure = _scatter(done, config, colour, (x, y))
         for spec, axis in ((x, "x"), (y, "y")):
             if spec.threshold is not None:
                 line = figure.add_vline if axis == "x" else figure.add_hline
@@ -87,10 +100,7 @@ def pairs_figures(done: pd.DataFrame, config: StudyConfig, colour: str | None) -
                     annotation_text=f"threshold {spec.threshold:g}",
                 )
         figure.update_layout(
-            title=f"{x.name} vs {y.name}",
-            xaxis=_axis(x),
-            yaxis=_axis(y),
-            height=480,
+            title=f"{x.name} vs {y.name}", xaxis=_axis(x), yaxis=_axis(y), height=480
         )
         figures.append(figure)
     return figures
@@ -99,26 +109,7 @@ def pairs_figures(done: pd.DataFrame, config: StudyConfig, colour: str | None) -
 def front_3d_figure(done: pd.DataFrame, config: StudyConfig, colour: str | None) -> go.Figure:
     """The first three objectives in 3-D: the front solid, dominated configs faded."""
     x, y, z = config.objectives[:3]
-    params = config.search_space().names
-    palette = colours([k for k, _ in _groups(done, colour)])
-    figure = go.Figure()
-    for label, group in _groups(done, colour):
-        for on_front in (False, True):
-            part = group[group["on_front"] == on_front]
-            figure.add_trace(
-                go.Scatter3d(
-                    x=part[x.name],
-                    y=part[y.name],
-                    z=part[z.name],
-                    mode="markers",
-                    name=f"{label} ({'front' if on_front else 'dominated'})",
-                    legendgroup=label,
-                    opacity=1.0 if on_front else _FADED,
-                    marker={"color": palette[label], "size": 5 if on_front else 3},
-                    hovertext=_hover(part, [*params, *config.objective_names]),
-                    hoverinfo="text",
-                )
-            )
+    figure = _scatter(done, config, colour, (x, y, z))
     figure.update_layout(
         title="Pareto front in 3-D (drag to rotate)",
         scene={"xaxis": _axis(x), "yaxis": _axis(y), "zaxis": _axis(z)},

@@ -134,7 +134,7 @@ def history_png(
         ax.annotate(
             f"stopped: {stop_reason.split(':')[0]}",
             (len(history), history[-1]),
-            xytext=(-8, -14),
+            xytext=(-8, -22),
             textcoords="offset points",
             ha="right",
             fontsize=8,
@@ -178,12 +178,9 @@ def duty_cycle_png(recommendation: Recommendation, path: Path, *, mark_period: b
         )
     ax.set_xscale("log")
     ax.set_yscale("log")
-    floors = f" ({', '.join(rec.floors)})" if rec.floors else ""
-    ax.set(
-        xlabel="inference period T (s)",
-        ylabel="average power (mW), best config per device",
-        title=f"{rec.study}: which chip at which inference rate{floors}",
-    )
+    floors = ", ".join(rec.floors) or "no floor"
+    ax.set(xlabel="inference period T (s)", ylabel="average power (mW), best config per device")
+    ax.set_title(f"{rec.study}: which chip at which inference rate\n{floors}", fontsize=10)
     ax.grid(alpha=0.3, which="both", linewidth=0.4)
     ax.legend(fontsize=8)
     return _save(fig, path)

@@ -122,7 +122,7 @@ class Ranked:
         return float(self.duty[POWER])
 
     def record(self) -> dict[str, Any]:
-        """JSON-ready: trial, device, metrics (duty cycle at this period last), params."""
+        """JSON-ready: trial, device, metrics (duty cycle at this period last), config."""
         c = self.candidate
         return {
             "trial": c.trial,
@@ -130,7 +130,7 @@ class Ranked:
             "sibling_of": c.sibling_of,
             **dict(c.metrics),
             **dict(self.duty),
-            "params": dict(c.params),
+            "config": dict(c.params),
         }
 
 

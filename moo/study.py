@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ from pydantic import ValidationError
 
 from moo.adapters import check_space
 from moo.config import (
+    STUDY_NAME,
     Override,
     StudyConfig,
     apply_overrides,
@@ -161,6 +163,11 @@ def load_study(
     applied before the stored config is validated, so an invalid stored config (written
     by an older moo, or by hand) is repaired by the resume that sets a valid value.
     """
+    if not re.fullmatch(STUDY_NAME, name):  # it becomes part of file paths
+        raise StudyNotFoundError(
+            f"no study {name!r}: a study name is letters, digits and _ . - "
+            "(starting with a letter or digit)."
+        )
     url = storage or default_storage(name)
     database = sqlite_path(url)
     if database is not None and not database.exists():

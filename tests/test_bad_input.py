@@ -744,3 +744,19 @@ def test_a_parameter_no_encoding_can_hold_is_one_line(
 ) -> None:
     path = write_study("s", space={"parameters": {**BRANIN_SPACE["parameters"], "x1": parameter}})
     assert fails("run", str(path)) == f"{path}: space.parameters.x1: {message}"
+
+
+@pytest.mark.parametrize(
+    "args", [["status"], ["resume"], ["report"], ["export", "--out", "bundle"]], ids=str
+)
+def test_a_study_name_that_would_be_a_path_is_refused_before_any_file_is_made(
+    in_tmp: Path, args: list[str]
+) -> None:
+    (in_tmp / "inner").mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(in_tmp / "inner")
+        assert fails(args[0], "../evil", *args[1:]) == (
+            "no study '../evil': a study name is letters, digits and _ . - "
+            "(starting with a letter or digit)."
+        )
+    assert sorted(p.name for p in in_tmp.rglob("*")) == ["inner"]

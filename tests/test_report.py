@@ -41,6 +41,7 @@ def study_path(write_study: WriteStudy) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_the_report_works_offline_and_marks_what_the_study_declares(
     study_path: Path, in_tmp: Path
 ) -> None:

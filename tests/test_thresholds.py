@@ -53,6 +53,7 @@ def staged_run(write_study: WriteStudy, name: str, threshold: float | None) -> o
     return study
 
 
+@pytest.mark.slow
 def test_a_threshold_is_the_reference_of_its_objective_only(write_study: WriteStudy) -> None:
     plain = staged_run(write_study, "plain", None)
     gated = staged_run(write_study, "gated", 0.9)
@@ -63,6 +64,7 @@ def test_a_threshold_is_the_reference_of_its_objective_only(write_study: WriteSt
     assert ref_gated[1] == pytest.approx(ref_plain[1])  # cost is inferred in both
 
 
+@pytest.mark.slow
 def test_a_threshold_hides_useless_progress_from_the_stop_rule(write_study: WriteStudy) -> None:
     plain = staged_run(write_study, "plain", None)
     gated = staged_run(write_study, "gated", 0.9)
@@ -97,6 +99,7 @@ def test_pareto_marks_the_thresholds(write_study: WriteStudy) -> None:
     assert "4 usable trials" not in result.output and "left out" in result.output
 
 
+@pytest.mark.slow
 def test_outcome_constraints_make_trials_infeasible_and_train_the_model(
     write_study: WriteStudy,
 ) -> None:
