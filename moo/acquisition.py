@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import botorch.acquisition.multi_objective.logei as _logei
 import torch
 from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.multi_objective import (
@@ -45,9 +46,10 @@ from botorch.optim.initializers import gen_batch_initial_conditions
 from botorch.sampling.get_sampler import get_sampler
 from botorch.utils.multi_objective import is_non_dominated
 from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
-from botorch.utils.sampling import sample_simplex
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
+
+from moo.rng import derive_seed, torch_generator
 
 __all__ = [
     "Acquisition",
@@ -95,6 +97,26 @@ _SCREEN_BETA = 2.0
 _FRONT_START_JITTER = 0.01
 # Candidate rows scored per forward pass when enumerating a discrete space.
 _ENUMERATION_BATCH = 1024
+# Purposes of the random streams one proposal derives from its seed (``derive_seed``).
+_WEIGHTS_STREAM, _RAW_SAMPLES_STREAM, _FRONT_STARTS_STREAM = 1, 2, 3
+
+
+def _pure_pytorch_hypervolume_kernel() -> None:
+    """Keep BoTorch from compiling its fused qLogEHVI C++ kernel; use the PyTorch path.
+
+    BoTorch 0.18 JIT-compiles ``csrc/logei_fused.cpp`` (``torch.utils.cpp_extension``)
+    the first time a process builds a qLog(N)EHVI: 55 s to 4 min on 2 cores, silently,
+    after every fresh install and in every new extensions cache, under a lock file that a
+    process killed mid-compile leaves behind and that every later process then waits on
+    forever (its trial's heartbeat keeps the trial alive meanwhile). BoTorch has no
+    switch for it; marking the load as attempted makes it take the pure-PyTorch path it
+    falls back to when a compile fails, which computes the same values
+    (``experiments/benchmarks/results/first_proposal.md`` measures both).
+    """
+    _logei._load_attempted = True
+
+
+_pure_pytorch_hypervolume_kernel()
 
 
 @dataclass
@@ -336,7 +358,7 @@ def build_acquisition(
         "cache_root": not isinstance(model, ModelList),
     }
     if kind == "qlognparego":
-        weights = sample_simplex(m, seed=seed, dtype=problem.Y.dtype).squeeze(0)
+        weights = _simplex_point(m, torch_generator(derive_seed(seed, _WEIGHTS_STREAM)))
         return qLogNParEGO(scalarization_weights=weights, **common)
     ref_ordered = ref[order].tolist()
     if large:
@@ -356,6 +378,16 @@ def build_acquisition(
     if kind == "qnehvi":
         return qNoisyExpectedHypervolumeImprovement(ref_point=ref_ordered, **common)
     return qLogNoisyExpectedHypervolumeImprovement(ref_point=ref_ordered, **common)
+
+
+def _simplex_point(m: int, generator: torch.Generator) -> Tensor:
+    """A point drawn uniformly from the probability simplex in ``m`` dimensions.
+
+    Normalized exponential variates (a flat Dirichlet); BoTorch's ``sample_simplex``
+    seeds torch's global RNG instead of taking a generator.
+    """
+    w = -torch.rand(m, generator=generator, dtype=torch.double).log()
+    return w / w.sum()
 
 
 def _mean_front(model: Model, X: Tensor, m: int) -> Tensor:
@@ -379,12 +411,15 @@ def optimize(
     candidates: Tensor | None,
     num_restarts: int,
     raw_samples: int,
+    seed: int,
 ) -> tuple[Tensor, float]:
     """Maximize ``acqf`` over one point; return it (``1 x d``) and its value.
 
     Args:
         candidates: ``N x d`` every config still allowed (small discrete spaces): scored
             exactly instead of optimized. ``None`` for spaces too large to list.
+        seed: Seed of the restarts. BoTorch's mixed optimizer takes none and draws from
+            torch's global RNG: call it under ``moo.rng.seeded_global_rng``.
     """
     if candidates is not None:
         if len(candidates) > _SCREEN_KEEP and hasattr(acqf, "ref_point"):
@@ -401,7 +436,7 @@ def optimize(
             raw_samples=raw_samples,
         )
     else:
-        starts = _starting_points(acqf, problem, num_restarts, raw_samples)
+        starts = _starting_points(acqf, problem, num_restarts, raw_samples, seed)
         X, value = optimize_acqf(
             acq_function=acqf,
             bounds=problem.bounds,
@@ -413,7 +448,11 @@ def optimize(
 
 
 def _starting_points(
-    acqf: AcquisitionFunction, problem: ProposalProblem, num_restarts: int, raw_samples: int
+    acqf: AcquisitionFunction,
+    problem: ProposalProblem,
+    num_restarts: int,
+    raw_samples: int,
+    seed: int,
 ) -> Tensor:
     """BoTorch's restarts (the best of ``raw_samples`` random points) plus up to
     ``num_restarts`` observed front points, nudged by ``_FRONT_START_JITTER``.
@@ -424,11 +463,18 @@ def _starting_points(
     starts its local searches from front points for the same reason. ``restarts x 1 x d``.
     """
     random_starts = gen_batch_initial_conditions(
-        acqf, problem.bounds, q=1, num_restarts=num_restarts, raw_samples=raw_samples
+        acqf,
+        problem.bounds,
+        q=1,
+        num_restarts=num_restarts,
+        raw_samples=raw_samples,
+        options={"seed": derive_seed(seed, _RAW_SAMPLES_STREAM)},
     )
+    generator = torch_generator(derive_seed(seed, _FRONT_STARTS_STREAM))
     front = problem.X[is_non_dominated(problem.Y)]
-    chosen = front[torch.randperm(len(front))[:num_restarts]]
-    nudged = chosen + _FRONT_START_JITTER * torch.randn_like(chosen)
+    chosen = front[torch.randperm(len(front), generator=generator)[:num_restarts]]
+    noise = torch.randn(chosen.shape, generator=generator, dtype=chosen.dtype)
+    nudged = chosen + _FRONT_START_JITTER * noise
     nudged = nudged.clamp(problem.bounds[0], problem.bounds[1])
     return torch.cat([random_starts, nudged.unsqueeze(-2)])
 

@@ -10,34 +10,47 @@ from the storage alone.
 from __future__ import annotations
 
 import importlib
+import inspect
+import math
 import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from moo.errors import ConfigError
+from moo.adapters import require_allowed
+from moo.errors import ConfigError, one_line
+from moo.pareto import Bound, parse_bound
 from moo.space import SearchSpace, format_validation_error, read_yaml
+from objectives.protocol import Workload
 
 __all__ = [
+    "STUDY_NAME",
     "ExecutionSection",
     "ObjectiveSpec",
+    "Override",
     "SamplerSection",
     "StopSection",
     "StudyConfig",
+    "WorkloadSection",
+    "apply_overrides",
     "load_adapter",
     "load_study_config",
 ]
 
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+STUDY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+"""What a study name may be: it becomes a file name (``studies/<name>.db``)."""
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Assignments are validated too: an invalid value never reaches the storage.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class StudySection(_Section):
-    name: str = Field(pattern=_NAME)
+    name: str = Field(pattern=STUDY_NAME)
     seed: int = 0
     storage: str | None = None
     """SQLAlchemy URL; default ``sqlite:///studies/<name>.db`` (relative to the cwd)."""
@@ -56,6 +69,25 @@ class ObjectiveSpec(_Section):
     positive objectives spanning decades (energy, latency across an MCU and an NPU): on a
     linear scale the largest values fill the hypervolume and every gain near the front
     looks like nothing. Pareto dominance is the same on both scales."""
+    threshold: float | None = Field(default=None, allow_inf_nan=False)
+    """The worst value still worth having (Ax's objective threshold): accuracy 0.9. It is
+    this objective's hypervolume reference, so the acquisition, the hypervolume and the
+    stop rule ignore everything not better than it, and the front lists only configs
+    beyond it. A trial short of it is still kept and still teaches the model."""
+
+    @model_validator(mode="after")
+    def _positive_log_threshold(self) -> ObjectiveSpec:
+        if self.scale == "log" and self.threshold is not None and self.threshold <= 0:
+            raise ValueError(
+                f"threshold of a log-scale objective must be > 0, got {self.threshold}"
+            )
+        return self
+
+    def meets_threshold(self, value: float) -> bool:
+        """True without a threshold, else whether ``value`` is strictly better than it."""
+        if self.threshold is None:
+            return True
+        return value > self.threshold if self.direction == "maximize" else value < self.threshold
 
 
 class SamplerSection(_Section):
@@ -106,6 +138,42 @@ class ExecutionSection(_Section):
     """Dask scheduler to connect to; default: a ``LocalCluster`` with ``n_workers``."""
 
 
+_Period = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class WorkloadSection(_Section):
+    """How the deployed model runs: ``{period_s: 2.0, battery_mAh: 220, voltage: 3.0}``.
+
+    Passed to the adapter, which adds duty-cycle metrics (``avg_power_mW``,
+    ``battery_life_h``) that a study can optimize; ``moo recommend`` and ``moo report``
+    take their defaults from it.
+    """
+
+    period_s: list[_Period] = Field(min_length=1)
+    """Seconds between inferences; a list reports the metrics at each period."""
+    battery_mAh: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    voltage: float = Field(default=3.3, gt=0, allow_inf_nan=False)
+
+    @field_validator("period_s", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return value if isinstance(value, list) else [value]
+
+    @field_validator("period_s")
+    @classmethod
+    def _distinct_periods(cls, value: list[float]) -> list[float]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"period_s must be distinct periods, got {value}")
+        return value
+
+    @property
+    def periods(self) -> tuple[float, ...]:
+        return tuple(self.period_s)
+
+    def to_workload(self) -> Workload:
+        return Workload(self.periods, self.battery_mAh, self.voltage)
+
+
 class StudyConfig(_Section):
     """A study file, validated. ``space`` is always inlined after loading."""
 
@@ -116,6 +184,19 @@ class StudyConfig(_Section):
     sampler: SamplerSection = Field(default_factory=SamplerSection)
     stop: StopSection = Field(default_factory=StopSection)
     execution: ExecutionSection = Field(default_factory=ExecutionSection)
+    workload: WorkloadSection | None = None
+    constraints: list[str] = Field(default_factory=list)
+    """Outcome constraints on any metric, ``["accuracy >= 0.9"]``: learned by a
+    constraint model, and a trial missing one is infeasible (off the front, no HV)."""
+
+    @field_validator("constraints")
+    @classmethod
+    def _readable_constraints(cls, value: list[str]) -> list[str]:
+        for text in value:
+            bound = parse_bound(text)
+            if bound.op == "==":
+                raise ValueError(f"{text!r}: an outcome constraint needs <, <=, > or >=")
+        return value
 
     @field_validator("objectives")
     @classmethod
@@ -132,6 +213,12 @@ class StudyConfig(_Section):
             raise ValueError(
                 f"sampler.reference_point must name every objective {self.objective_names}, "
                 f"got {sorted(ref)}"
+            )
+        both = [o.name for o in self.objectives if o.threshold is not None and ref is not None]
+        if both:
+            raise ValueError(
+                f"objective thresholds ({', '.join(both)}) are reference-point entries: "
+                "give them in sampler.reference_point or as thresholds, not both"
             )
         return self
 
@@ -155,9 +242,27 @@ class StudyConfig(_Section):
     def search_space(self) -> SearchSpace:
         return SearchSpace.from_dict(self.space, source=self.study.name, key_prefix="space.")
 
+    @property
+    def outcome_constraints(self) -> list[Bound]:
+        return [parse_bound(text) for text in self.constraints]
+
     def reference_point(self) -> list[float] | None:
+        """The HV reference in study units: the YAML's, or the thresholds with NaN for
+        the objectives whose reference is inferred; ``None`` when all are inferred."""
         ref = self.sampler.reference_point
-        return None if ref is None else [ref[name] for name in self.objective_names]
+        if ref is not None:
+            return [ref[name] for name in self.objective_names]
+        if all(o.threshold is None for o in self.objectives):
+            return None
+        return [math.nan if o.threshold is None else o.threshold for o in self.objectives]
+
+    def meets_thresholds(self, values: list[float] | tuple[float, ...]) -> bool:
+        """Whether objective ``values`` (study order) are beyond every threshold."""
+        return all(o.meets_threshold(v) for o, v in zip(self.objectives, values, strict=True))
+
+    def workload_spec(self) -> Workload | None:
+        """The workload handed to the adapter, if the study states one."""
+        return None if self.workload is None else self.workload.to_workload()
 
 
 def default_storage(study_name: str) -> str:
@@ -186,25 +291,104 @@ def validate_study_config(data: Any, *, source: str) -> StudyConfig:
     return config
 
 
-def load_adapter(section: AdapterSection) -> Any:
-    """Import ``module:Class`` and construct it with the YAML options."""
+@dataclass(frozen=True)
+class Override:
+    """A command-line value that replaces one key of a study config.
+
+    Attributes:
+        key: Dotted path in the study config, ``section.field`` (``stop.max_trials``).
+        value: The new value, as typed.
+        option: The option it came from (``--max-trials``), to name it in errors.
+    """
+
+    key: str
+    value: Any
+    option: str
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Iterable[Override]) -> dict[str, Any]:
+    """``data`` (a study config as stored or read) with ``overrides`` applied.
+
+    Each value is validated on its own first, so a bad one is reported as the option the
+    user typed (``--max-trials -5: stop.max_trials: Input should be greater than or equal
+    to 1``) and never reaches the storage. ``data`` itself is not validated here: a stored
+    config that an override repairs must still load.
+    """
+    result = dict(data)
+    for override in overrides:
+        section, field = override.key.split(".")
+        model = StudyConfig.model_fields[section].annotation
+        assert isinstance(model, type) and issubclass(model, _Section), override.key
+        try:
+            setattr(model.model_construct(), field, override.value)  # validate_assignment
+        except ValidationError as e:
+            source = f"{override.option} {override.value}"
+            raise ConfigError(format_validation_error(e, source, f"{section}.")) from e
+        stored = result.get(section)
+        result[section] = {**(stored if isinstance(stored, dict) else {}), field: override.value}
+    return result
+
+
+def _adapter_class(section: AdapterSection, *, source: str | None = None) -> type:
+    """Import ``module:Class`` (for hooks that need no constructed adapter).
+
+    The module must be on the allow-list (``moo.adapters``): it is checked before the
+    import, which is where a module's code runs.
+    """
+    where = _where(source)
     module_name, class_name = section.adapter.split(":")
+    require_allowed(section.adapter, where=f"{where}.adapter")
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise ConfigError(f"objective.adapter: cannot import module {module_name!r} ({e}).") from e
+        raise ConfigError(f"{where}.adapter: cannot import module {module_name!r} ({e}).") from e
+    except Exception as e:
+        raise ConfigError(
+            f"{where}.adapter: importing {module_name!r} failed ({one_line(e)})."
+        ) from e
     cls = getattr(module, class_name, None)
-    if cls is None:
-        raise ConfigError(f"objective.adapter: module {module_name!r} has no {class_name!r}.")
+    if not isinstance(cls, type):
+        raise ConfigError(f"{where}.adapter: module {module_name!r} has no {class_name!r}.")
+    return cls
+
+
+def load_adapter(
+    section: AdapterSection, workload: Workload | None = None, *, source: str | None = None
+) -> Any:
+    """Import ``module:Class`` and construct it with the YAML options (and the workload).
+
+    Every failure is one ``ConfigError`` line that starts with ``source`` (the file or the
+    study) and the key.
+    """
+    where = _where(source)
+    cls = _adapter_class(section, source=source)
+    options = dict(section.options)
+    if workload is not None:
+        parameters = inspect.signature(cls).parameters.values()
+        if not any(p.name == "workload" or p.kind == p.VAR_KEYWORD for p in parameters):
+            raise ConfigError(
+                f"{f'{source}: ' if source else ''}workload: the adapter {section.adapter} "
+                "takes no workload, so it has no duty-cycle metrics; remove the section or use "
+                "an adapter that costs devices."
+            )
+        options["workload"] = workload
     try:
-        adapter = cls(**section.options)
+        adapter = cls(**options)
     except TypeError as e:
-        raise ConfigError(f"objective.options: {_clean_type_error(e)}") from e
-    except ValueError as e:
-        raise ConfigError(f"objective.options: {e}") from e
+        raise ConfigError(f"{where}.options: {_clean_type_error(e)}") from e
+    except (ValueError, OSError) as e:  # a bad option; a data folder that is not there
+        raise ConfigError(f"{where}.options: {str(e).strip().splitlines()[0]}") from e
+    except Exception as e:
+        raise ConfigError(
+            f"{where}.adapter: {section.adapter}(**options) failed ({one_line(e)})."
+        ) from e
     if not callable(getattr(adapter, "evaluate", None)):
-        raise ConfigError(f"objective.adapter: {section.adapter} has no evaluate(config, context).")
+        raise ConfigError(f"{where}.adapter: {section.adapter} has no evaluate(config, context).")
     return adapter
+
+
+def _where(source: str | None) -> str:
+    return f"{source}: objective" if source else "objective"
 
 
 def _clean_type_error(error: TypeError) -> str:

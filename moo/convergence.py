@@ -40,11 +40,14 @@ class Progress:
         n_trials: Finished proposed trials (siblings excluded), this run and earlier ones.
         hv_history: Hypervolume after each of those trials, in order.
         started: ``time.monotonic()`` at the start of this run.
+        n_running: Proposed trials other workers are running now; they count against
+            ``max_trials``, or two workers each start the last trial (31 of 30).
     """
 
     n_trials: int
     hv_history: list[float] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    n_running: int = 0
 
 
 class StopRule:
@@ -65,7 +68,8 @@ class MaxTrials(StopRule):
         self.n = n
 
     def _update(self, progress: Progress) -> str | None:
-        return f"max_trials ({self.n}) reached" if progress.n_trials >= self.n else None
+        started = progress.n_trials + progress.n_running
+        return f"max_trials ({self.n}) reached" if started >= self.n else None
 
 
 class MaxTime(StopRule):

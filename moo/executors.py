@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from moo.config import AdapterSection, load_adapter
 from moo.errors import EvaluationError
-from objectives.protocol import EvalContext, TrialResult
+from objectives.protocol import EvalContext, TrialResult, Workload
 
 if TYPE_CHECKING:
     from moo.config import StudyConfig
@@ -60,8 +60,11 @@ class InProcessEvaluator:
 class SubprocessEvaluator:
     """One child process per calling thread; an overrunning evaluation is killed."""
 
-    def __init__(self, section: AdapterSection, timeout: float | None) -> None:
+    def __init__(
+        self, section: AdapterSection, timeout: float | None, workload: Workload | None = None
+    ) -> None:
         self._section = section.model_dump()
+        self._workload = workload
         self._timeout = timeout
         self._local = threading.local()
         self._pools: list[ProcessPoolExecutor] = []
@@ -73,7 +76,7 @@ class SubprocessEvaluator:
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_child,
-                initargs=(self._section,),
+                initargs=(self._section, self._workload),
             )
             # Start the child and build its adapter now: the timeout is for the evaluation,
             # not for importing torch in a fresh interpreter.
@@ -114,9 +117,9 @@ class SubprocessEvaluator:
 _CHILD_ADAPTER: Any = None
 
 
-def _init_child(section: dict[str, Any]) -> None:
+def _init_child(section: dict[str, Any], workload: Workload | None) -> None:
     global _CHILD_ADAPTER
-    _CHILD_ADAPTER = load_adapter(AdapterSection.model_validate(section))
+    _CHILD_ADAPTER = load_adapter(AdapterSection.model_validate(section), workload)
 
 
 def _ready() -> bool:
@@ -130,7 +133,9 @@ def _evaluate_in_child(config: dict[str, Any], context: EvalContext) -> TrialRes
 def make_evaluator(config: StudyConfig, adapter: Any) -> Evaluator:
     execution = config.execution
     if execution.executor == "process" or execution.trial_timeout is not None:
-        return SubprocessEvaluator(config.objective, execution.trial_timeout)
+        return SubprocessEvaluator(
+            config.objective, execution.trial_timeout, config.workload_spec()
+        )
     return InProcessEvaluator(adapter)
 
 

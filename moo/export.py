@@ -15,7 +15,7 @@ import json
 import platform
 from datetime import UTC, datetime
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import optuna
@@ -49,41 +49,61 @@ PACKAGES = (
 def export_trial(
     study: optuna.Study, config: StudyConfig, trial: FrozenTrial, out: Path, *, storage_url: str
 ) -> Path:
-    """Write the bundle of ``trial`` to ``out`` (created; existing files are replaced)."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the bundle of ``trial`` to ``out`` (created; existing files are replaced).
+
+    Every file lands directly in ``out``: the artifact names come from the storage, which
+    someone else may write, so a name that is not a plain file name (``../../x.onnx``) is
+    refused before anything is written, and an existing file (or a link planted in
+    ``out``) is removed, never written through. The manifest lists exactly the files
+    this export wrote.
+    """
     group = evaluation_group(study, trial)
-    (out / "config.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "study": config.study.name,
-                "trial": trial.number,
-                "seed": config.study.seed,
-                "config": dict(trial.params),
-                "objective": config.objective.model_dump(mode="json"),
-            },
-            sort_keys=False,
-        )
-    )
-    (out / "metrics.json").write_text(
-        json.dumps(
-            {
-                "objectives": dict(zip(config.objective_names, trial.values or [], strict=False)),
-                "metrics": trial.user_attrs.get(METRICS_KEY, {}),
-                "evaluated_with": [
-                    {
-                        "trial": t.number,
-                        "params": t.params,
-                        "metrics": t.user_attrs.get(METRICS_KEY),
-                    }
-                    for t in group
-                    if t.number != trial.number
-                ],
-            },
-            indent=2,
-        )
-    )
-    _copy_artifacts(group, trial, workdir_for(config, storage_url) / "artifacts", out)
-    files = sorted(p for p in out.iterdir() if p.is_file() and p.name != "MANIFEST.json")
+    owner = next((t for t in group if ARTIFACTS_KEY in t.user_attrs), None)
+    artifacts = _artifact_names(owner, trial, out) if owner is not None else {}
+    out.mkdir(parents=True, exist_ok=True)
+    written = [
+        _write(
+            out,
+            "config.yaml",
+            yaml.safe_dump(
+                {
+                    "study": config.study.name,
+                    "trial": trial.number,
+                    "seed": config.study.seed,
+                    "config": dict(trial.params),
+                    "objective": config.objective.model_dump(mode="json"),
+                },
+                sort_keys=False,
+            ),
+        ),
+        _write(
+            out,
+            "metrics.json",
+            json.dumps(
+                {
+                    "objectives": dict(
+                        zip(config.objective_names, trial.values or [], strict=False)
+                    ),
+                    "metrics": trial.user_attrs.get(METRICS_KEY, {}),
+                    "evaluated_with": [
+                        {
+                            "trial": t.number,
+                            "params": t.params,
+                            "metrics": t.user_attrs.get(METRICS_KEY),
+                        }
+                        for t in group
+                        if t.number != trial.number
+                    ],
+                },
+                indent=2,
+            ),
+        ),
+    ]
+    store_dir = workdir_for(config, storage_url) / "artifacts"
+    written += [
+        _copy_artifact(store_dir, artifact_id, out / name, trial)
+        for name, artifact_id in artifacts.items()
+    ]
     manifest = {
         "study": config.study.name,
         "trial": trial.number,
@@ -92,30 +112,59 @@ def export_trial(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "packages": _versions(),
-        "files": {p.name: _sha256(p) for p in files},
+        "files": {p.name: _sha256(p) for p in sorted(written)},
     }
-    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2))
+    _write(out, _MANIFEST, json.dumps(manifest, indent=2))
     return out
 
 
-def _copy_artifacts(
-    group: list[FrozenTrial], trial: FrozenTrial, store_dir: Path, out: Path
-) -> None:
-    """The trial's model files; a sibling shares the files of the trial it came with."""
-    owner = next((t for t in group if ARTIFACTS_KEY in t.user_attrs), None)
-    if owner is None:
-        return
-    store = FileSystemArtifactStore(str(store_dir))
-    for name, artifact_id in owner.user_attrs[ARTIFACTS_KEY].items():
-        (out / name).unlink(missing_ok=True)
-        try:
-            download_artifact(
-                artifact_store=store, file_path=str(out / name), artifact_id=artifact_id
-            )
-        except FileNotFoundError as e:
+_MANIFEST = "MANIFEST.json"
+_OWN_FILES = frozenset({"config.yaml", "metrics.json", _MANIFEST})
+
+
+def _artifact_names(owner: FrozenTrial, trial: FrozenTrial, out: Path) -> dict[str, str]:
+    """The stored ``name -> artifact id`` of the trial's model files, each name checked
+    to be a plain file name that stays in ``out`` (a sibling shares its parent's files)."""
+    stored = owner.user_attrs[ARTIFACTS_KEY]
+    if not isinstance(stored, dict):
+        raise ConfigError(f"trial {trial.number}: {ARTIFACTS_KEY} is not a mapping: {stored!r}.")
+    for name, artifact_id in stored.items():
+        plain = PurePath(name).name == name and name not in ("", ".", "..")
+        plain = plain and not any(c in name for c in "\\\0")  # Windows separator, NUL
+        if not plain or name in _OWN_FILES or not isinstance(artifact_id, str):
             raise ConfigError(
-                f"trial {trial.number}: artifact {name} not found in {store_dir} ({e})."
-            ) from e
+                f"trial {trial.number}: the stored artifact {name!r} is not a plain file name "
+                f"(or clashes with the bundle's own files); refusing to write outside {out}."
+            )
+    return stored
+
+
+def _write(out: Path, name: str, text: str) -> Path:
+    """Write ``out/name`` afresh: a file or link already there is removed first."""
+    path = out / name
+    path.unlink(missing_ok=True)
+    with path.open("x") as f:
+        f.write(text)
+    return path
+
+
+def _copy_artifact(store_dir: Path, artifact_id: str, path: Path, trial: FrozenTrial) -> Path:
+    path.unlink(missing_ok=True)
+    try:
+        download_artifact(
+            artifact_store=FileSystemArtifactStore(str(store_dir)),
+            file_path=str(path),
+            artifact_id=artifact_id,
+        )
+    except FileNotFoundError as e:
+        raise ConfigError(
+            f"trial {trial.number}: artifact {path.name} not found in {store_dir} ({e})."
+        ) from e
+    except ValueError as e:  # Optuna refuses an id that would leave its store
+        raise ConfigError(
+            f"trial {trial.number}: artifact {path.name} has an invalid id {artifact_id!r} ({e})."
+        ) from e
+    return path
 
 
 def _versions() -> dict[str, Any]:

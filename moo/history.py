@@ -6,6 +6,13 @@ YAML's, or the nadir of the initial front pushed out by 10% of its range (as BoT
 ``infer_reference_point`` does), and every objective is scaled so that the ideal point of
 the initial design is 0 and the reference 1. The normalized hypervolume is then about 1
 for the initial front and grows as the front improves; a stop rule compares its gains.
+
+An objective threshold (``threshold: 0.9`` on accuracy) is that objective's reference,
+whatever the initial design saw: trials not beyond it add no hypervolume, so the stop rule
+measures progress among usable configs only, and while none is usable the hypervolume is
+0 and the study does not stop by convergence (``max_trials`` and ``max_time`` still do).
+The ideal point is then that of the initial trials beyond the thresholds; if none is,
+an objective's scale is the initial design's spread, measured back from its reference.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from moo.config import StudyConfig
 from moo.convergence import Progress, hypervolume_history
 from moo.keys import IDEAL_KEY, INFEASIBLE_KEY, REFERENCE_KEY
 from moo.pareto import hypervolume, log_scaled, non_dominated_mask, to_minimization
+from moo.requeue import RETRY_OF_KEY, stand_ins
 from moo.sampler import SIBLING_KEY, default_n_initial
 
 __all__ = [
@@ -30,8 +38,10 @@ __all__ = [
     "StudyHistory",
     "feasible",
     "inferred_scale",
+    "initial_design",
     "n_initial",
     "proposed",
+    "usable",
 ]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -57,12 +67,42 @@ def inferred_scale(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def proposed(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
-    """Trials the sampler proposed (or a user enqueued): not siblings added for free."""
-    return [t for t in trials if SIBLING_KEY not in t.user_attrs]
+    """Trials the sampler proposed (or a user enqueued): not siblings added for free, nor
+    crashed trials that a re-queued copy stands for (the chain counts once)."""
+    replaced = stand_ins(trials)
+    return [t for t in trials if SIBLING_KEY not in t.user_attrs and t.number not in replaced]
+
+
+def initial_design(trials: Sequence[FrozenTrial], n_feasible: int) -> list[FrozenTrial] | None:
+    """The trials the HV reference is frozen from, or ``None`` while they are not all in.
+
+    The shortest run of proposed trials, in the order they were proposed (a re-queued
+    copy in its crashed trial's place), that holds ``n_feasible`` feasible ones, once
+    every one of them has finished, with their siblings. Not "the feasible trials in
+    storage when the count is reached": two workers finishing the design together read
+    different sets, and each froze its own reference.
+    """
+    own = sorted(proposed(trials), key=lambda t: t.system_attrs.get(RETRY_OF_KEY, t.number))
+    n = 0
+    for k, trial in enumerate(own):
+        if trial.state not in FINISHED:
+            return None
+        n += feasible(trial)
+        if n >= n_feasible:
+            chosen = {t.number for t in own[: k + 1]}
+            replaced = stand_ins(trials)
+            owner = [int(t.user_attrs.get(SIBLING_KEY, t.number)) for t in trials]
+            return [t for t, o in zip(trials, owner, strict=True) if replaced.get(o, o) in chosen]
+    return None
 
 
 def feasible(trial: FrozenTrial) -> bool:
     return trial.state == TrialState.COMPLETE and all(v <= 0 for v in trial.constraints.values())
+
+
+def usable(trial: FrozenTrial, config: StudyConfig) -> bool:
+    """Feasible and beyond every objective threshold: a config worth deploying."""
+    return feasible(trial) and trial.values is not None and config.meets_thresholds(trial.values)
 
 
 def objective_rows(trials: Sequence[FrozenTrial], m: int) -> np.ndarray:
@@ -104,9 +144,15 @@ class StudyHistory:
 
     def snapshot(self) -> tuple[RunStatus, Progress]:
         """Status and progress from one read of the trials: one storage query per trial
-        instead of two (the read dominates with many trials on a remote database)."""
+        instead of two (the read dominates with many trials on a remote database).
+
+        Read between two trials of a running worker, the progress also counts the other
+        workers' running trials, which take their share of ``max_trials``.
+        """
         trials = self.study.get_trials(deepcopy=False)
-        return self._status(trials), self._progress(trials)
+        progress = self._progress(trials)
+        progress.n_running = sum(t.state == TrialState.RUNNING for t in proposed(trials))
+        return self._status(trials), progress
 
     def progress(self) -> Progress:
         return self._progress(self.study.get_trials(deepcopy=False))
@@ -128,7 +174,10 @@ class StudyHistory:
         if reference is None:
             return []
         finished = [t for t in trials if t.state in FINISHED]
+        # A crashed trial, and the siblings it left, belong to the copy that stands for it.
+        replaced = stand_ins(trials)
         group = [int(t.user_attrs.get(SIBLING_KEY, t.number)) for t in finished]
+        group = [replaced.get(g, g) for g in group]
         order = sorted(range(len(finished)), key=lambda i: (group[i], finished[i].number))
         m = len(self.config.objectives)
         Z = self._normalized(objective_rows([finished[i] for i in order], m), reference)
@@ -145,11 +194,12 @@ class StudyHistory:
         own = [t for t in proposed(trials) if t.state in FINISHED]
         ref = self.reference()
         Y = objective_rows(trials, len(self.config.objectives))
+        Y_usable = objective_rows([t for t in trials if usable(t, self.config)], Y.shape[1])
         return RunStatus(
             n_trials=len(own),
             max_trials=self.config.stop.max_trials,
             hypervolume=None if ref is None else self._normalized_hv(Y, ref),
-            front_size=int(non_dominated_mask(Y, self.config.directions).sum()),
+            front_size=int(non_dominated_mask(Y_usable, self.config.directions).sum()),
             n_failed=sum(t.state == TrialState.FAIL for t in own),
             n_infeasible=sum(INFEASIBLE_KEY in t.user_attrs for t in own),
             elapsed_s=time.monotonic() - self._started,
@@ -171,17 +221,30 @@ class StudyHistory:
         attrs = self.study.user_attrs
         if IDEAL_KEY in attrs:
             return  # frozen: nothing to read on every later trial
-        trials = self.study.get_trials(deepcopy=False)
-        if sum(feasible(t) for t in proposed(trials)) < max(2, n_initial(self.config)):
+        design = initial_design(
+            self.study.get_trials(deepcopy=False), max(2, n_initial(self.config))
+        )
+        if design is None:
             return
-        Y = objective_rows(trials, len(self.config.objectives))
-        Y = Y[np.isfinite(Y).all(axis=1)]
-        ideal, ref_z = inferred_scale(self._minimized(Y))
+        Y = objective_rows(design, len(self.config.objectives))
+        Z = self._minimized(Y[np.isfinite(Y).all(axis=1)])
+        ideal, ref_z = inferred_scale(Z)
+        span = ref_z - ideal
         if REFERENCE_KEY in attrs:
             ref_z = self._minimized(np.array([attrs[REFERENCE_KEY]]))[0]
         else:
+            given = self.config.reference_point()  # thresholds; NaN where inferred
+            if given is not None:
+                given_z = self._minimized(np.array([given]))[0]
+                ref_z = np.where(np.isnan(given_z), ref_z, given_z)
             self.study.set_user_attr(REFERENCE_KEY, self._study_units(ref_z))
-        ideal = np.minimum(ideal, ref_z - 1e-12)
+        # The ideal of the points that count (beyond every threshold), so that the initial
+        # front's normalized HV is about 1 with thresholds too. An objective no initial
+        # trial beats is scaled by the design's spread back from its reference.
+        counted = Z[(Z < ref_z).all(axis=1)]
+        if len(counted):
+            ideal = counted.min(axis=0)
+        ideal = np.where(ideal < ref_z, ideal, ref_z - span)
         self.study.set_user_attr(IDEAL_KEY, self._study_units(ideal))
 
     def reference(self) -> tuple[np.ndarray, np.ndarray] | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from optuna._hypervolume import compute_hypervolume
@@ -22,10 +23,12 @@ from optuna._hypervolume import compute_hypervolume
 from moo.errors import ConfigError
 
 __all__ = [
+    "Bound",
     "hypervolume",
     "knee_index",
     "log_scaled",
     "non_dominated_mask",
+    "parse_bound",
     "parse_condition",
     "to_minimization",
 ]
@@ -106,7 +109,8 @@ def knee_index(Y: np.ndarray, directions: Sequence[str]) -> int:
     return int(front_idx[int(np.argmax(distance))])
 
 
-_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>|==)\s*([-+0-9.eE]+)\s*$")
+# Metric names may carry a period suffix (``avg_power_mW@5s``).
+_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.@]*)\s*(<=|>=|<|>|==)\s*([-+0-9.eE]+)\s*$")
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -114,6 +118,55 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
     "==": operator.eq,
 }
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One condition on a metric, ``accuracy >= 0.9``: a pick filter or an outcome
+    constraint.
+
+    Attributes:
+        metric: The metric's name.
+        op: ``<``, ``<=``, ``>``, ``>=`` or ``==``.
+        value: The bound.
+    """
+
+    metric: str
+    op: str
+    value: float
+
+    @property
+    def name(self) -> str:
+        """Canonical text, ``accuracy>=0.9``: the constraint's name in the storage."""
+        return f"{self.metric}{self.op}{self.value:g}"
+
+    def holds(self, value: float) -> bool:
+        return _OPERATORS[self.op](float(value), self.value)
+
+    def violation(self, value: float) -> float:
+        """Optuna's constraint convention: ``<= 0`` where the bound holds, else by how much
+        it is missed (``0.9 - accuracy`` for ``accuracy >= 0.9``)."""
+        if self.op in (">", ">="):
+            return self.value - float(value)
+        if self.op in ("<", "<="):
+            return float(value) - self.value
+        return abs(float(value) - self.value)
+
+
+def parse_bound(text: str) -> Bound:
+    """``"accuracy >= 0.9"`` -> ``Bound("accuracy", ">=", 0.9)``.
+
+    Raises:
+        ConfigError: Not of the form METRIC OP NUMBER.
+    """
+    match = _CONDITION.match(text)
+    if match is None:
+        raise ConfigError(
+            f"Cannot read condition {text.strip()!r}; expected METRIC OP NUMBER, "
+            "e.g. 'energy_mJ<0.5'."
+        )
+    name, op, value = match.groups()
+    return Bound(name, op, float(value))
 
 
 def parse_condition(text: str) -> Callable[[Mapping[str, float]], bool]:
@@ -124,24 +177,15 @@ def parse_condition(text: str) -> Callable[[Mapping[str, float]], bool]:
     parts = [p for p in re.split(r",|\band\b", text) if p.strip()]
     if not parts:
         raise ConfigError(f"Empty condition {text!r}; expected e.g. 'energy_mJ<0.5'.")
-    checks = []
-    for part in parts:
-        match = _CONDITION.match(part)
-        if match is None:
-            raise ConfigError(
-                f"Cannot read condition {part.strip()!r}; expected METRIC OP NUMBER, "
-                "e.g. 'energy_mJ<0.5'."
-            )
-        name, op, value = match.groups()
-        checks.append((name, _OPERATORS[op], float(value)))
+    bounds = [parse_bound(part) for part in parts]
 
     def predicate(metrics: Mapping[str, float]) -> bool:
-        for name, op, value in checks:
-            if name not in metrics:
+        for bound in bounds:
+            if bound.metric not in metrics:
                 raise ConfigError(
-                    f"Condition uses unknown metric {name!r}; known: {sorted(metrics)}."
+                    f"Condition uses unknown metric {bound.metric!r}; known: {sorted(metrics)}."
                 )
-            if not op(float(metrics[name]), value):
+            if not bound.holds(metrics[bound.metric]):
                 return False
         return True
 

@@ -1,64 +1,98 @@
-"""Study reports: an interactive HTML page and PNGs of the front and its history.
+"""Study reports: one self-contained HTML page and PNGs of the front and its history.
 
-People judge a trade-off by looking at it: the page shows the Pareto front (2-D, or 3-D
-for three objectives) with every evaluated config behind it, coloured by the first
-categorical parameter (the device, in the TinyML studies), the normalized hypervolume
-after each proposed trial, a parallel-coordinates view of the front's configs, and the
-front as a table. The PNGs carry the first two for documents and pull requests.
+People judge a trade-off by looking at it. The page (``report.html``) works offline: the
+plotly library is inlined once, no script is fetched from the network. It holds every
+pair of objectives and, for three or more, a 3-D front (configs coloured by device,
+dominated ones faded, log axes where declared, thresholds dashed), the normalized
+hypervolume after each proposed trial with the initial design and the stop marked,
+parallel coordinates of the front, the average power against the inference period per
+device when the adapter can compute it, and a table of the front with every metric on
+every device. The PNGs (``pareto.png``, ``hv_history.png``, ``duty_cycle.png``) carry
+the same pictures into documents and pull requests.
 """
 
 from __future__ import annotations
 
+import html
+import logging
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # reports are written on servers and in CI: no display
-import matplotlib.pyplot as plt
 import optuna
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
 
-from moo.config import StudyConfig
-from moo.history import StudyHistory
+from moo import figures, plots
+from moo.config import StudyConfig, load_adapter
+from moo.errors import MooError
+from moo.history import StudyHistory, n_initial
+from moo.keys import STOP_REASON_KEY
+from moo.recommend import Recommendation, recommend
 from moo.results import trials_frame
 
-__all__ = ["write_report"]
+__all__ = ["front_table", "write_report"]
+
+_logger = logging.getLogger("moo")
+# No workload in the study: the duty-cycle curves still show, for a CR2032 coin cell.
+_DEFAULT_BATTERY = (220.0, 3.0)
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; }
+table { border-collapse: collapse; font-size: 12px; }
+td, th { border: 1px solid #ddd; padding: 2px 6px; text-align: right; }
+tr.front td { background: #eef6ee; font-weight: 600; }
+tr.first td { border-top: 2px solid #888; }
+.note { color: #555; }
+"""
 
 
 def write_report(study: optuna.Study, config: StudyConfig, out: Path) -> list[Path]:
-    """Write ``report.html``, ``pareto.png`` and ``hv_history.png`` into ``out``."""
+    """Write ``report.html`` and the PNGs into ``out``; returns the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     frame = trials_frame(study, config)
     done = frame[frame["feasible"]] if len(frame) else frame
+    front = done[done["on_front"]] if len(done) else done
     history = StudyHistory(study, config).hypervolume_history(study.get_trials(deepcopy=False))
+    reason = study.user_attrs.get(STOP_REASON_KEY)
     colour = _colour_column(config)
-    figures = [
-        _pareto_figure(done, config, colour),
-        _history_figure(history),
-    ]
-    front = done[done["on_front"]]
+    duty, duty_note = _duty_cycle(study, config)
+
+    paths = [out / "report.html"]
+    if len(done):
+        paths.append(plots.pairs_png(done, config, colour, out / "pareto.png"))
+    paths.append(plots.history_png(history, n_initial(config), reason, out / "hv_history.png"))
+    if duty is not None:
+        paths.append(
+            plots.duty_cycle_png(
+                duty, out / "duty_cycle.png", mark_period=config.workload is not None
+            )
+        )
+
+    sections: list[tuple[str, list[go.Figure] | str]] = []
+    if len(done):
+        pairs = figures.pairs_figures(done, config, colour)
+        if len(config.objectives) >= 3:
+            pairs.append(figures.front_3d_figure(done, config, colour))
+        sections.append(("Pareto front", pairs))
+    sections.append(
+        ("Hypervolume history", [figures.history_figure(history, n_initial(config), reason)])
+    )
     if len(front) > 1:
-        figures.append(_parallel_figure(front, config))
-    html = out / "report.html"
-    parts = [
-        f.to_html(full_html=False, include_plotlyjs="cdn" if i == 0 else False)
-        for i, f in enumerate(figures)
-    ]
-    columns = ["trial", *config.search_space().names, *config.objective_names]
-    table = front.loc[:, [c for c in columns if c in front.columns]].to_html(
-        index=False, float_format=lambda v: f"{v:.4g}"
+        sections.append(("Configs on the front", [figures.parallel_figure(front, config)]))
+    if duty is not None:
+        figure = figures.duty_cycle_figure(duty, mark_period=config.workload is not None)
+        sections.append(("Which chip at which inference rate", [figure]))
+    elif duty_note:
+        sections.append(("Which chip at which inference rate", duty_note))
+    table = front_table(frame, config)
+    sections.append(
+        (
+            "The front on every device",
+            "<p class='note'>Each front config with the same trained model on every other "
+            "device of the study (highlighted rows are on the front).</p>" + _table_html(table),
+        )
     )
-    html.write_text(
-        f"<html><head><meta charset='utf-8'><title>{config.study.name}</title></head><body>"
-        f"<h1>Study {config.study.name}</h1>"
-        f"<p>{len(frame)} trials, {len(front)} on the front. Stopped: "
-        f"{study.user_attrs.get('moo:stop_reason') or 'no (or running)'}.</p>"
-        + "".join(parts)
-        + f"<h2>Pareto front</h2>{table}</body></html>"
-    )
-    return [html, _pareto_png(done, config, colour, out), _history_png(history, out)]
+    paths[0].write_text(_page(study, config, frame, front, reason, sections), encoding="utf-8")
+    return paths
 
 
 def _colour_column(config: StudyConfig) -> str | None:
@@ -67,59 +101,111 @@ def _colour_column(config: StudyConfig) -> str | None:
     return "device" if "device" in names else (names[0] if names else None)
 
 
-def _pareto_figure(done: pd.DataFrame, config: StudyConfig, colour: str | None) -> go.Figure:
-    names = config.objective_names
-    symbol = done["on_front"].map({True: "front", False: "dominated"}) if len(done) else None
-    kwargs = {"color": colour, "symbol": symbol, "hover_data": ["trial"]}
-    if len(names) >= 3:
-        figure = px.scatter_3d(done, x=names[0], y=names[1], z=names[2], **kwargs)
-    else:
-        figure = px.scatter(done, x=names[0], y=names[1], **kwargs)
-    return figure.update_layout(title="Evaluated configs and the Pareto front")
+def _duty_cycle(study: optuna.Study, config: StudyConfig) -> tuple[Recommendation | None, str]:
+    """The power-vs-period sweep, or why there is none (the adapter cannot say)."""
+    workload = config.workload
+    try:
+        adapter = load_adapter(config.objective)
+        if not hasattr(adapter, "workload_metrics"):
+            return None, ""
+        battery = (workload.battery_mAh, workload.voltage) if workload else _DEFAULT_BATTERY
+        rec = recommend(
+            study,
+            config,
+            adapter,
+            period_s=workload.periods[0] if workload else 1.0,
+            battery_mAh=battery[0] or _DEFAULT_BATTERY[0],
+            voltage=battery[1],
+        )
+    except (MooError, KeyError, ValueError) as e:  # e.g. trials without a latency
+        _logger.warning("report: no duty-cycle plot (%s)", e)
+        return None, f"<p class='note'>No duty-cycle plot: {html.escape(str(e))}</p>"
+    if not rec.curves:
+        return None, "<p class='note'>No duty-cycle plot: no usable config yet.</p>"
+    return rec, ""
 
 
-def _history_figure(history: list[float]) -> go.Figure:
-    figure = go.Figure(go.Scatter(y=history, mode="lines+markers"))
-    return figure.update_layout(
-        title="Normalized hypervolume after each proposed trial",
-        xaxis_title="proposed trials (after the initial design froze the reference)",
-        yaxis_title="normalized HV",
-    )
-
-
-def _parallel_figure(front: pd.DataFrame, config: StudyConfig) -> go.Figure:
-    numeric = [
-        c
-        for c in [*config.search_space().names, *config.objective_names]
-        if c in front.columns and pd.api.types.is_numeric_dtype(front[c])
+def front_table(frame: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+    """The front's configs with their siblings (the same model on every device), every
+    metric as a column, grouped by model; ``on_front`` marks the front's own rows."""
+    if not len(frame):
+        return frame
+    root = frame["sibling_of"].fillna(frame["trial"]).astype(int)
+    models = set(root[frame["on_front"]])
+    table = frame[root.isin(models) & (frame["state"] == "COMPLETE")].assign(model=root)
+    params = [n for n in config.search_space().names if n in table.columns]
+    fixed = {"trial", "state", "sibling_of", "feasible", "on_front", "hv", "model", *params}
+    metrics = [
+        *config.objective_names,
+        *sorted(set(table.columns) - fixed - set(config.objective_names)),
     ]
-    figure = px.parallel_coordinates(front, dimensions=numeric)
-    return figure.update_layout(title="Configs on the front")
+    columns = ["model", "trial", *params, "feasible", "on_front", *metrics]
+    return table.sort_values(["model", "trial"]).loc[:, [c for c in columns if c in table.columns]]
 
 
-def _pareto_png(done: pd.DataFrame, config: StudyConfig, colour: str | None, out: Path) -> Path:
-    x, y = config.objective_names[:2]
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    groups = done.groupby(colour) if colour else [("trials", done)]
-    for label, group in groups:
-        ax.scatter(group[x], group[y], s=14, alpha=0.45, label=str(label))
-    front = done[done["on_front"]].sort_values(x)
-    ax.scatter(front[x], front[y], s=40, facecolors="none", edgecolors="black", label="front")
-    ax.set(xlabel=x, ylabel=y, title=f"{config.study.name}: {x} vs {y}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out / "pareto.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+def _table_html(table: pd.DataFrame) -> str:
+    if not len(table):
+        return "<p class='note'>No feasible config yet.</p>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    rows, previous = [], None
+    for _, row in table.iterrows():
+        classes = [
+            c for c, on in (("front", row["on_front"]), ("first", row["model"] != previous)) if on
+        ]
+        previous = row["model"]
+        cells = "".join(f"<td>{_cell(row[c])}</td>" for c in table.columns)
+        rows.append(f"<tr class='{' '.join(classes)}'>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _history_png(history: list[float], out: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(range(1, len(history) + 1), history, marker=".")
-    ax.set(xlabel="proposed trials", ylabel="normalized HV", title="Hypervolume history")
-    fig.tight_layout()
-    path = out / "hv_history.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "" if pd.isna(value) else f"{value:.4g}"
+    if isinstance(value, bool):
+        return "✓" if value else ""
+    return html.escape(str(value))
+
+
+def _page(
+    study: optuna.Study,
+    config: StudyConfig,
+    frame: pd.DataFrame,
+    front: pd.DataFrame,
+    reason: str | None,
+    sections: list[tuple[str, list[go.Figure] | str]],
+) -> str:
+    name = html.escape(config.study.name)
+    marks = [
+        f"{o.name} {'&gt;' if o.direction == 'maximize' else '&lt;'} {o.threshold:g}"
+        for o in config.objectives
+        if o.threshold is not None
+    ]
+    facts = [
+        f"{len(frame)} trials ({int(frame['sibling_of'].isna().sum()) if len(frame) else 0} "
+        f"proposed, the rest the same models on the other devices), {len(front)} on the front",
+        f"stopped: {html.escape(reason or 'no (or running)')}",
+    ]
+    if marks:
+        facts.append("thresholds: " + ", ".join(marks))
+    if config.constraints:
+        facts.append("constraints: " + html.escape(", ".join(config.constraints)))
+    if config.workload is not None:
+        w = config.workload
+        periods = ", ".join(f"{p:g} s" for p in w.periods)
+        battery = f", {w.battery_mAh:g} mAh at {w.voltage:g} V" if w.battery_mAh else ""
+        facts.append(f"workload: one inference every {periods}{battery}")
+    body = []
+    for title, content in sections:
+        body.append(f"<h2>{html.escape(title)}</h2>")
+        if isinstance(content, str):
+            body.append(content)
+        else:
+            body += [f.to_html(full_html=False, include_plotlyjs=False) for f in content]
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{name}</title><style>{_CSS}</style>"
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
+        f"<h1>Study {name}</h1><ul>{''.join(f'<li>{f}</li>' for f in facts)}</ul>"
+        + "".join(body)
+        + "</body></html>"
+    )

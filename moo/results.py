@@ -1,9 +1,10 @@
 """A study's trials as tables, and the pick of one trial from its front.
 
 ``moo status``, ``moo pareto``, ``moo export`` and ``moo report`` all read the study the
-same way: feasible completed trials (siblings included: they are real evaluations) are the
-candidates, the front is their non-dominated subset, and a *pick* (``knee``, ``trial:N``
-or a condition such as ``"energy_mJ<0.5, accuracy>=0.9"``) names one of them.
+same way: feasible completed trials (siblings included: they are real evaluations) beyond
+every objective threshold are the candidates, the front is their non-dominated subset,
+and a *pick* (``knee``, ``trial:N`` or a condition such as
+``"energy_mJ<0.5, accuracy>=0.9"``) names one of them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from moo.config import StudyConfig
 from moo.errors import ConfigError
-from moo.history import feasible
+from moo.history import feasible, usable
 from moo.keys import HV_KEY, METRICS_KEY
 from moo.pareto import knee_index, log_scaled, non_dominated_mask, parse_condition
 from moo.sampler import SIBLING_KEY
@@ -55,8 +56,8 @@ def trials_frame(study: optuna.Study, config: StudyConfig) -> pd.DataFrame:
 
 
 def front_trials(study: optuna.Study, config: StudyConfig) -> list[FrozenTrial]:
-    """The non-dominated feasible trials, in trial order."""
-    candidates = [t for t in study.get_trials(deepcopy=False) if feasible(t) and t.values]
+    """The non-dominated usable trials (feasible, beyond the thresholds), in trial order."""
+    candidates = [t for t in study.get_trials(deepcopy=False) if usable(t, config)]
     if not candidates:
         return []
     Y = np.array([t.values for t in candidates], dtype=float)

@@ -18,13 +18,13 @@ import math
 import random
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from botorch.exceptions.errors import ModelFittingError
 from botorch.exceptions.warnings import OptimizationWarning
 from botorch.utils.multi_objective import is_non_dominated
 from linear_operator.utils.warnings import NumericalWarning
@@ -38,15 +38,18 @@ from torch import Tensor
 from moo.acquisition import (
     Acquisition,
     Hyperparameters,
-    KnownObjective,
     ProposalProblem,
     best_of,
     build_acquisition,
     fit_model,
     hyperparameters,
     optimize,
+    reference_point,
 )
+from moo.errors import one_line
 from moo.pareto import log_scaled
+from moo.requeue import RETRY_OF_KEY
+from moo.rng import derive_seed, seeded_global_rng, torch_generator
 from moo.space import SearchSpace, row_key
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACQ_VALUE_KEY",
     "GP_STATE_KEY",
+    "PROPOSAL_ERROR_KEY",
     "PROPOSAL_SEED_KEY",
     "PROPOSE_SECONDS_KEY",
     "SIBLING_KEY",
@@ -78,8 +82,8 @@ so a resumed study warm-starts exactly as the uninterrupted one did."""
 PROPOSAL_SEED_KEY = "moo:proposal_seed"
 """System attribute: the seed of the trial's BO proposal (random restarts, MC samples),
 derived from the sampler's seed and the proposal's index in the study."""
-# Set by optuna's RetryFailedTrialCallback on a re-queued copy of a crashed trial.
-_RETRY_KEY = "failed_trial"
+PROPOSAL_ERROR_KEY = "moo:proposal_error"
+"""System attribute: why the trial got a quasi-random config instead of a BO proposal."""
 # Set by ``Study.enqueue_trial``: the params are given, nothing to propose.
 _FIXED_PARAMS_KEY = "fixed_params"
 
@@ -110,7 +114,8 @@ class QNEHVISampler(BaseSampler):
         acquisition: ``"qlognehvi"`` (default), ``"qnehvi"`` or ``"qlognparego"``
             (better past 4 objectives, where hypervolume gets expensive).
         reference_point: In the study's units and directions. Default: inferred from the
-            observed front at each proposal.
+            observed front at each proposal; so is each NaN entry (an objective without
+            a threshold, when others have one).
         log_objectives: Indices of positive objectives modeled and scored on a log10
             scale (energy, latency spanning decades); trials with a value ``<= 0`` there
             are left out of the model.
@@ -162,7 +167,6 @@ class QNEHVISampler(BaseSampler):
         self._deterministic = deterministic_objectives
         self._num_restarts = num_restarts
         self._raw_samples = raw_samples
-        self._independent = RandomSampler(seed=self._seed)
         self._intersection = IntersectionSearchSpace()
 
     @property
@@ -176,8 +180,13 @@ class QNEHVISampler(BaseSampler):
 
     # ------------------------------------------------------------------ BaseSampler
     def reseed_rng(self) -> None:
-        self._seed = random.SystemRandom().randrange(2**31)
-        self._independent.reseed_rng()
+        """Keep the seed: Optuna calls this in every worker thread (``n_jobs > 1``).
+
+        The hook exists for samplers whose RNG state is copied into each thread. This one
+        keeps no state: every draw is seeded from the study seed and the trial's index,
+        so threads already differ, and a new master seed would break the seed contract
+        (the initial design would no longer be one Sobol sequence).
+        """
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
@@ -193,13 +202,16 @@ class QNEHVISampler(BaseSampler):
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        if not search_space or {_FIXED_PARAMS_KEY, _RETRY_KEY} & set(trial.system_attrs):
-            return {}  # an enqueued trial (a re-queued crash, a user's config) is not ours
+        given = {**trial.params, **trial.system_attrs.get(_FIXED_PARAMS_KEY, {})}
+        if not search_space or set(search_space) <= set(given):
+            return {}  # an enqueued config, or a re-queued crash whose config is known
         space = self._space or SearchSpace.from_optuna(search_space)
         started = time.perf_counter()
         history = _History(study, space, exclude_number=trial.number)
         n_initial = self._n_initial or default_n_initial(space.dim)
-        index = history.n_proposed_before(trial.number)
+        # A re-queued crash that never got its config (killed mid-proposal) proposes at its
+        # original's index: a fresh config, the one the uninterrupted run would have tried.
+        index = history.n_proposed_before(trial.system_attrs.get(RETRY_OF_KEY, trial.number))
         storage = study._storage
         config: dict[str, Any] | None = None
         kind, acq_value = "sobol", math.nan
@@ -207,21 +219,27 @@ class QNEHVISampler(BaseSampler):
             # Seeded by the proposal's index, not by the data: the asks of a batch see the
             # same completed trials, and seeded by those they would all start from the
             # same random restarts and MC samples.
-            seed = _derive_seed(self._seed, index)
+            seed = derive_seed(self._seed, index)
             try:
                 with warnings.catch_warnings():
                     # Jitter and restarted L-BFGS runs are BoTorch coping, not user news.
                     warnings.simplefilter("ignore", NumericalWarning)
                     warnings.simplefilter("ignore", OptimizationWarning)
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    config, acq_value, state = self._propose(space, history, study.directions, seed)
-            except ModelFittingError as e:
-                # One unfittable model must not end a study of expensive trials.
+                    config, acq_value, state = self._propose(
+                        space, history, study.directions, seed, trial.number
+                    )
+            except Exception as e:
+                # An unfittable model, a covariance that is not positive definite, an
+                # optimizer that gives up: one failed proposal must not end a study of
+                # expensive trials.
+                reason = one_line(e)
                 _logger.warning(
                     "trial %d: no model-based proposal (%s); a quasi-random config instead",
                     trial.number,
-                    e,
+                    reason,
                 )
+                storage.set_trial_system_attr(trial._trial_id, PROPOSAL_ERROR_KEY, reason)
             else:
                 kind = "bo"
                 storage.set_trial_system_attr(trial._trial_id, GP_STATE_KEY, state)
@@ -242,7 +260,12 @@ class QNEHVISampler(BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        return self._independent.sample_independent(study, trial, param_name, param_distribution)
+        # Only parameters outside the relative space get here (without a typed space, the
+        # first trials of a study): seeded by trial and name like every other draw.
+        seed = derive_seed(self._seed, trial.number, zlib.crc32(param_name.encode()))
+        return RandomSampler(seed=seed).sample_independent(
+            study, trial, param_name, param_distribution
+        )
 
     def after_trial(
         self,
@@ -254,6 +277,14 @@ class QNEHVISampler(BaseSampler):
         if self._constraints_func is not None:
             _process_constraints_after_trial(self._constraints_func, study, trial, state)
 
+    def _reference(self, Y: Tensor, signs: Tensor) -> Tensor | None:
+        """The given reference point (maximized, on the objectives' scales); NaN entries
+        (objectives without a threshold) are inferred from ``Y`` as with no reference."""
+        if self._reference_point is None:
+            return None
+        given = self._scaled([self._reference_point], len(signs))[0] * signs
+        return torch.where(torch.isnan(given), reference_point(Y), given)
+
     # ------------------------------------------------------------------ BO proposal
     def _propose(
         self,
@@ -261,6 +292,7 @@ class QNEHVISampler(BaseSampler):
         history: _History,
         directions: Sequence[StudyDirection],
         seed: int,
+        number: int,
     ) -> tuple[dict[str, Any], float, Hyperparameters]:
         signs = torch.tensor(
             [1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in directions],
@@ -269,22 +301,25 @@ class QNEHVISampler(BaseSampler):
         X_c, C = history.constraint_data()
         Y = self._scaled([t.values for t in history.complete], len(directions))
         usable = torch.isfinite(Y).all(dim=-1)
+        Y = Y[usable] * signs
+        ref_point = self._reference(Y, signs)
+        known = {
+            i: _ExactObjective(
+                space, f, float(signs[i]), log=i in self._log, unusable=_unusable(Y, ref_point, i)
+            )
+            for i, f in self._known.items()
+        }
         problem = ProposalProblem(
             X=space.encode(t.params for t in history.complete)[usable],
-            Y=Y[usable] * signs,
+            Y=Y,
             bounds=space.bounds,
             categorical_dims=space.categorical_dims,
             discrete_dims=space.discrete_dims,
-            known={
-                i: _exact(space, f, float(signs[i]), log=i in self._log)
-                for i, f in self._known.items()
-            },
+            known=dict(known),
             X_constraints=X_c,
             C=C,
             X_pending=history.pending(),
-            ref_point=None
-            if self._reference_point is None
-            else self._scaled([self._reference_point], len(directions))[0] * signs,
+            ref_point=ref_point,
             warm_start=history.latest(GP_STATE_KEY),
             deterministic=self._deterministic,
         )
@@ -295,13 +330,13 @@ class QNEHVISampler(BaseSampler):
             if len(candidates) == 0:
                 _logger.warning("Every config of the search space was evaluated; repeating one.")
                 return space.decode(space.grid_points()[:1])[0], math.nan, {}
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
+        generator = torch_generator(seed)
+        with seeded_global_rng(seed):
             model, order = fit_model(problem)
             state = hyperparameters(model, problem)
             acqf = build_acquisition(self._acquisition, model, order, problem, seed=seed)
             if candidates is None and math.isfinite(space.n_configs()):
-                X, value = _local_search(acqf, space, problem, seen)
+                X, value = _local_search(acqf, space, problem, seen, generator)
             else:
                 X, value = optimize(
                     acqf,
@@ -309,13 +344,12 @@ class QNEHVISampler(BaseSampler):
                     candidates=candidates,
                     num_restarts=self._num_restarts,
                     raw_samples=self._raw_samples,
+                    seed=seed,
                 )
             X = space.round(X)
             if row_key(X[0]) in seen:
-                pool = space.encode(
-                    space.from_unit_cube(torch.rand(_DEDUP_POOL, space.dim, dtype=torch.double))
-                )
-                X, value = best_of(acqf, _unseen(pool, seen))
+                X, value = best_of(acqf, _unseen(_random_pool(space, _DEDUP_POOL, generator), seen))
+        _warn_known_failures(number, known.values())
         return space.decode(X)[0], value, state
 
 
@@ -347,7 +381,7 @@ class _History:
             for t in self._all
             if t.number < number
             and SIBLING_KEY not in t.user_attrs
-            and _RETRY_KEY not in t.system_attrs
+            and RETRY_OF_KEY not in t.system_attrs
         )
 
     def latest(self, key: str) -> Any:
@@ -380,7 +414,11 @@ class _History:
 
 
 def _local_search(
-    acqf: Any, space: SearchSpace, problem: ProposalProblem, seen: set[tuple[float, ...]]
+    acqf: Any,
+    space: SearchSpace,
+    problem: ProposalProblem,
+    seen: set[tuple[float, ...]],
+    generator: torch.Generator,
 ) -> tuple[Tensor, float]:
     """Best unseen config of a large discrete space: score a random pool plus the
     neighbours of the observed front, then climb from the best few.
@@ -390,9 +428,7 @@ def _local_search(
     pool scores in one posterior call; with known objectives (a Python hardware model per
     config) the pool is also what keeps their evaluations few.
     """
-    pool = space.encode(
-        space.from_unit_cube(torch.rand(_LOCAL_POOL, space.dim, dtype=torch.double))
-    )
+    pool = _random_pool(space, _LOCAL_POOL, generator)
     front = problem.X[is_non_dominated(problem.Y)] if len(problem.Y) else problem.X[:0]
     candidates = _unseen(_dedupe(torch.cat([pool, space.neighbours(front)])), seen)
     best, value = best_of(acqf, candidates)
@@ -405,6 +441,12 @@ def _local_search(
             break
         best, value = X, v
     return best, value
+
+
+def _random_pool(space: SearchSpace, n: int, generator: torch.Generator) -> Tensor:
+    """``n x d`` encoded configs drawn uniformly (categoricals by equal-width bins)."""
+    U = torch.rand(n, space.dim, generator=generator, dtype=torch.double)
+    return space.encode(space.from_unit_cube(U))
 
 
 def _dedupe(X: Tensor) -> Tensor:
@@ -427,25 +469,84 @@ def _first_unseen(configs: list[dict[str, Any]], history: _History) -> dict[str,
     return configs[0]
 
 
-def _derive_seed(seed: int, n: int) -> int:
-    return int(np.random.SeedSequence([seed, n]).generate_state(1)[0])
+def _unusable(Y: Tensor, ref_point: Tensor | None, i: int) -> float:
+    """A value of maximized objective ``i`` far below every observation and the reference
+    point: what a config whose known metric cannot be computed scores, so that it adds no
+    hypervolume and is chosen last. Finite, unlike ``-inf``, which turns the log-EHVI of
+    a whole batch into NaN (and ``argmax`` picks NaN)."""
+    low = float(Y[:, i].min()) if len(Y) else 0.0
+    if ref_point is not None:
+        low = min(low, float(ref_point[i]))
+    span = float(Y[:, i].max() - Y[:, i].min()) if len(Y) else 0.0
+    return low - 10.0 * max(span, 1.0)
 
 
-def _exact(
-    space: SearchSpace, f: Callable[[dict[str, Any]], float], sign: float, *, log: bool
-) -> KnownObjective:
-    """Wrap ``f(config)`` as a tensor function on encoded points, memoized per config,
-    on the objective's scale (``log10`` for a log objective) and maximized."""
-    cache: dict[tuple[float, ...], float] = {}
+class _ExactObjective:
+    """``f(config)`` as a tensor function on encoded points, memoized per config, on the
+    objective's scale (``log10`` for a log objective) and maximized.
 
-    def evaluate(X: Tensor) -> Tensor:
+    A config whose value cannot be computed (``f`` raises, or returns a value that is
+    not finite, or not positive on a log scale) scores ``unusable`` instead of ending the
+    proposal: the adapter's hardware model may reject a config that the space allows.
+    The failures are counted and reported in one line per proposal.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        f: Callable[[dict[str, Any]], float],
+        sign: float,
+        *,
+        log: bool,
+        unusable: float,
+    ) -> None:
+        self._space, self._f, self._sign, self._log = space, f, sign, log
+        self._unusable = unusable
+        self._cache: dict[tuple[float, ...], float] = {}
+        self._failures: dict[tuple[float, ...], str] = {}
+
+    def __call__(self, X: Tensor) -> Tensor:
         values = []
         for row in X.detach():
             key = row_key(row)
-            if key not in cache:
-                value = float(f(space.decode(row[None])[0]))
-                cache[key] = sign * (math.log10(value) if log else value)
-            values.append(cache[key])
+            if key not in self._cache:
+                self._cache[key] = self._value(key, self._space.decode(row[None])[0])
+            values.append(self._cache[key])
         return torch.tensor(values, dtype=X.dtype)
 
-    return evaluate
+    def _value(self, key: tuple[float, ...], config: dict[str, Any]) -> float:
+        try:
+            value = float(self._f(config))
+            if not math.isfinite(value) or (self._log and value <= 0):
+                raise ValueError(f"known metric is {value:g}")
+        except Exception as e:
+            self._failures[key] = f"{config}: {one_line(e)}"
+            return self._unusable
+        return self._sign * (math.log10(value) if self._log else value)
+
+    @property
+    def failures(self) -> Mapping[tuple[float, ...], str]:
+        """Configs (encoded) whose value could not be computed, with why."""
+        return MappingProxyType(self._failures)
+
+    @property
+    def n_scored(self) -> int:
+        return len(self._cache)
+
+
+def _warn_known_failures(number: int, objectives: Iterable[_ExactObjective]) -> None:
+    """One line for a proposal whose known metrics failed on some configs."""
+    failures: dict[tuple[float, ...], str] = {}
+    n_scored = 0
+    for objective in objectives:
+        failures.update(objective.failures)
+        n_scored = max(n_scored, objective.n_scored)
+    if failures:
+        _logger.warning(
+            "trial %d: known metrics failed on %d of %d configs scored, taken as unusable "
+            "(first %s)",
+            number,
+            len(failures),
+            n_scored,
+            next(iter(failures.values())),
+        )

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
-from moo.errors import ConfigError
+from moo.errors import ConfigError, printable
 
 __all__ = [
     "CategoricalParam",
@@ -49,6 +49,8 @@ Choice = str | int | float | bool
 # Beyond this many grid points an int or stepped float is optimized as continuous and
 # rounded; listing every value to the mixed optimizer would cost more than it helps.
 _MAX_LISTED_VALUES = 256
+# Integers beyond this are not exact in the double-precision encoding.
+_MAX_EXACT_INT = 2**53
 
 
 class _Param(BaseModel):
@@ -73,6 +75,11 @@ class FloatParam(_Param):
         _check_bounds(self.low, self.high, self.log)
         if self.log and self.step is not None:
             raise ValueError("`step` and `log` cannot be combined")
+        if self.step is not None and self.step > self.high - self.low:
+            raise ValueError(
+                f"`step` ({self.step}) is larger than the range [{self.low}, {self.high}]: "
+                "the parameter could take only `low`"
+            )
         return self
 
     def _n_steps(self) -> int | None:
@@ -87,8 +94,10 @@ class FloatParam(_Param):
         value = _from_unit(u, self.low, self.high, self.log)
         if self.step is not None:
             value = self.low + round((value - self.low) / self.step) * self.step
-            # Round away binary noise so 0.6 is stored as 0.6, not 0.6000000000000001.
-            value = round(min(max(value, self.low), self.high), 12)
+            # Round away binary noise so 0.6 is stored as 0.6, not 0.6000000000000001 (to
+            # 15 significant digits: a grid of tiny steps keeps them), then clamp, so that
+            # rounding never leaves [low, high].
+            value = min(max(float(f"{value:.15g}"), self.low), self.high)
         return float(value)
 
     def grid(self) -> list[float] | None:
@@ -115,6 +124,11 @@ class IntParam(_Param):
     @model_validator(mode="after")
     def _check(self) -> IntParam:
         _check_bounds(self.low, self.high, self.log)
+        if max(abs(self.low), abs(self.high)) > _MAX_EXACT_INT:
+            raise ValueError(
+                f"`low` and `high` must be within +-2**53 (integers a double holds exactly), "
+                f"got [{self.low}, {self.high}]"
+            )
         return self
 
     def encode(self, value: Any) -> float:
@@ -144,6 +158,8 @@ class OrdinalParam(_Param):
 
     @model_validator(mode="after")
     def _check(self) -> OrdinalParam:
+        if not all(math.isfinite(v) for v in self.values):
+            raise ValueError(f"`values` must be finite numbers, got {self.values}")
         if list(self.values) != sorted(set(self.values)):
             raise ValueError("`values` must be strictly increasing")
         return self
@@ -173,6 +189,8 @@ class CategoricalParam(_Param):
 
     @model_validator(mode="after")
     def _check(self) -> CategoricalParam:
+        if any(isinstance(c, float) and not math.isfinite(c) for c in self.choices):
+            raise ValueError(f"`choices` must not hold NaN or infinity, got {self.choices}")
         if len(set(self.choices)) != len(self.choices):
             raise ValueError("`choices` must not repeat")
         return self
@@ -420,6 +438,8 @@ def _describe(p: AnyParam) -> str:
 
 
 def _check_bounds(low: float, high: float, log: bool) -> None:
+    if not (math.isfinite(low) and math.isfinite(high) and math.isfinite(high - low)):
+        raise ValueError(f"`low` and `high` must be finite, with a finite range; got {low}, {high}")
     if not low < high:
         raise ValueError(f"`low` ({low}) must be below `high` ({high}); swapped bounds?")
     if log and low <= 0:
@@ -472,6 +492,12 @@ def read_yaml(path: str | Path, *, what: str) -> Any:
         return yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} not found.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a {what}.") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a text file ({e.reason} at byte {e.start}).") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the {what} ({e.strerror}).") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(e)}).") from e
 
@@ -494,7 +520,8 @@ def format_validation_error(error: ValidationError, source: str, key_prefix: str
         if loc[:1] == ["parameters"] and len(loc) > 2 and loc[2] in _PARAM_TAGS:
             del loc[2]
         message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"{source}: {key_prefix}{'.'.join(loc) or '<root>'}: {message}")
+        line = f"{source}: {key_prefix}{'.'.join(loc) or '<root>'}: {message}"
+        lines.append(printable(line))
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,11 +34,20 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from optuna.exceptions import ExperimentalWarning
 from optuna.samplers import BaseSampler, GPSampler, NSGAIISampler, RandomSampler, TPESampler
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages import RDBStorage, fail_stale_trials
 from optuna.trial import FrozenTrial, create_trial
-from sqlalchemy.engine import make_url
+from pydantic import ValidationError
 
-from moo.config import StudyConfig, default_storage, load_adapter, validate_study_config
+from moo.adapters import check_space
+from moo.config import (
+    STUDY_NAME,
+    Override,
+    StudyConfig,
+    apply_overrides,
+    default_storage,
+    load_adapter,
+    validate_study_config,
+)
 from moo.convergence import (
     AnyOf,
     HypervolumeStall,
@@ -46,7 +56,7 @@ from moo.convergence import (
     StopRule,
     default_min_trials,
 )
-from moo.errors import ConfigError, EvaluationError, StudyNotFoundError
+from moo.errors import ConfigError, EvaluationError, StudyNotFoundError, one_line
 from moo.executors import Evaluator, make_evaluator, run_on_dask
 from moo.history import RunStatus, StudyHistory, n_initial
 from moo.keys import (
@@ -59,8 +69,11 @@ from moo.keys import (
     REFERENCE_KEY,
     STOP_REASON_KEY,
 )
+from moo.liveness import recorded_run
+from moo.requeue import HeartbeatStorage, RequeueStaleTrial
 from moo.sampler import SIBLING_KEY, QNEHVISampler
 from moo.space import CategoricalParam, SearchSpace, row_key
+from moo.storage_errors import parse_storage_url, redact, sqlite_path, storage_errors
 from objectives.protocol import EvalContext, Sibling, TrialResult
 
 __all__ = [
@@ -68,6 +81,7 @@ __all__ = [
     "METRICS_KEY",
     "RunStatus",
     "StudyRun",
+    "build_adapter",
     "create_study",
     "load_study",
     "open_storage",
@@ -82,24 +96,30 @@ _logger = logging.getLogger("moo")
 def open_storage(
     url: str, *, heartbeat_interval: int = 10, grace_period: int | None = None, max_retry: int = 1
 ) -> RDBStorage:
-    """An RDB storage with heartbeats, so that crashed trials are failed and re-queued."""
-    parsed = make_url(url)
+    """An RDB storage with heartbeats, so that crashed trials are failed and re-queued.
+
+    Raises:
+        StorageError: One line naming the storage (password masked) and the cause: not a
+            URL, no driver, a folder that cannot be made, a database that cannot be read.
+    """
+    parsed = parse_storage_url(url)
     engine_kwargs: dict[str, Any] = {}
     if parsed.drivername.startswith("sqlite"):
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # Several workers share one file: wait for the lock instead of failing at once.
         engine_kwargs["connect_args"] = {"timeout": 60}
     else:
         engine_kwargs["pool_pre_ping"] = True
-    with warnings.catch_warnings():
+    with storage_errors(url, opening=True), warnings.catch_warnings():
+        database = sqlite_path(url)
+        if database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
         warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats: stable since 2.8
-        return RDBStorage(
+        return HeartbeatStorage(
             url,
             engine_kwargs=engine_kwargs,
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
+            heartbeat_stale_trial_callback=RequeueStaleTrial(max_retry=max_retry),
         )
 
 
@@ -117,62 +137,104 @@ def create_study(config: StudyConfig, *, storage: str | None = None) -> optuna.S
     """A new study holding ``config``; an existing study of that name is an error."""
     rdb = _storage_for(config, storage)
     name = config.study.name
-    if name in _study_names(rdb):
-        raise ConfigError(
-            f"study {name!r} already exists in {_redact(rdb.url)}; continue it with "
-            f"`moo resume {name}` or pick another study.name."
-        )
-    study = optuna.create_study(study_name=name, storage=rdb, directions=config.directions)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExperimentalWarning)
-        study.set_metric_names(config.objective_names)
-    study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
-    if config.reference_point() is not None:
-        study.set_user_attr(REFERENCE_KEY, config.reference_point())
+    with storage_errors(rdb.url):
+        if name in _study_names(rdb):
+            raise ConfigError(
+                f"study {name!r} already exists in {redact(rdb.url)}; continue it with "
+                f"`moo resume {name}` or pick another study.name."
+            )
+        study = optuna.create_study(study_name=name, storage=rdb, directions=config.directions)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            study.set_metric_names(config.objective_names)
+        study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
+        reference = config.reference_point()
+        if reference is not None and all(math.isfinite(v) for v in reference):
+            study.set_user_attr(REFERENCE_KEY, reference)  # else completed when the design is in
     return study
 
 
-def load_study(name: str, *, storage: str | None = None) -> tuple[optuna.Study, StudyConfig]:
-    """Open a study created by moo; its config comes from the storage, not from a file."""
+def load_study(
+    name: str, *, storage: str | None = None, overrides: Sequence[Override] = ()
+) -> tuple[optuna.Study, StudyConfig]:
+    """Open a study created by moo; its config comes from the storage, not from a file.
+
+    ``overrides`` (``moo resume --max-trials``) are validated, applied and stored. They are
+    applied before the stored config is validated, so an invalid stored config (written
+    by an older moo, or by hand) is repaired by the resume that sets a valid value.
+    """
+    if not re.fullmatch(STUDY_NAME, name):  # it becomes part of file paths
+        raise StudyNotFoundError(
+            f"no study {name!r}: a study name is letters, digits and _ . - "
+            "(starting with a letter or digit)."
+        )
     url = storage or default_storage(name)
-    database = make_url(url).database
-    if url.startswith("sqlite") and database and not Path(database).exists():
+    database = sqlite_path(url)
+    if database is not None and not database.exists():
         raise StudyNotFoundError(
             f"no study {name!r}: {database} does not exist; pass --storage if it lives elsewhere."
         )
     probe = open_storage(url)
-    if name not in _study_names(probe):
-        known = ", ".join(sorted(_study_names(probe))) or "none"
-        raise StudyNotFoundError(
-            f"no study {name!r} in {_redact(url)} (studies there: {known}); "
-            "pass --storage if it lives elsewhere."
-        )
-    study = optuna.load_study(study_name=name, storage=probe)
-    config = study_config(study)
-    return optuna.load_study(study_name=name, storage=_storage_for(config, url)), config
+    with storage_errors(url):
+        if name not in _study_names(probe):
+            known = ", ".join(sorted(_study_names(probe))) or "none"
+            raise StudyNotFoundError(
+                f"no study {name!r} in {redact(url)} (studies there: {known}); "
+                "pass --storage if it lives elsewhere."
+            )
+        study = optuna.load_study(study_name=name, storage=probe)
+        config = study_config(study, overrides)
+        if overrides:
+            study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
+        return optuna.load_study(study_name=name, storage=_storage_for(config, url)), config
 
 
-def study_config(study: optuna.Study) -> StudyConfig:
+#: Stored keys a command-line option can set, so that a study whose stored value is
+#: invalid names the command that repairs it.
+_REPAIRS = {("stop", "max_trials"): "moo resume {name} --max-trials N"}
+
+
+def study_config(study: optuna.Study, overrides: Sequence[Override] = ()) -> StudyConfig:
+    """The validated config stored in ``study``, with ``overrides`` applied first."""
     data = study.user_attrs.get(CONFIG_KEY)
-    if data is None:
+    if not isinstance(data, dict):
         raise ConfigError(f"study {study.study_name!r} was not created by moo (no {CONFIG_KEY}).")
-    return validate_study_config(data, source=f"study {study.study_name}")
+    try:
+        return validate_study_config(
+            apply_overrides(data, overrides), source=f"study {study.study_name}"
+        )
+    except ConfigError as e:
+        invalid = e.__cause__.errors() if isinstance(e.__cause__, ValidationError) else []
+        repairs = {_REPAIRS.get(tuple(item["loc"][:2])) for item in invalid} - {None}
+        if not repairs:
+            raise
+        commands = " or ".join(f"`{r.format(name=study.study_name)}`" for r in sorted(repairs))
+        raise ConfigError(f"{e} (the stored config is invalid; {commands} repairs it)") from e
 
 
 def _study_names(storage: RDBStorage) -> set[str]:
     return {s.study_name for s in storage.get_all_studies()}
 
 
-def _redact(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def workdir_for(config: StudyConfig, storage_url: str) -> Path:
     """Caches and artifacts: beside the SQLite file, else ``.moo_cache/<study>``."""
-    parsed = make_url(storage_url)
-    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
-        return Path(parsed.database).with_suffix("").parent / f"{config.study.name}.work"
+    database = sqlite_path(storage_url)
+    if database is not None:
+        return database.parent / f"{config.study.name}.work"
     return Path(".moo_cache") / config.study.name
+
+
+def build_adapter(config: StudyConfig, *, source: str) -> Any:
+    """The study's adapter, built and checked against the search space.
+
+    Every refusal (a module off the allow-list, an import or constructor that fails, a
+    space with values the adapter can never accept) is one ``ConfigError`` naming
+    ``source``, raised before a study is created or a trial runs.
+    """
+    _logger.info("loading the adapter %s", config.objective.adapter)
+    adapter = load_adapter(config.objective, config.workload_spec(), source=source)
+    check_space(adapter, config.search_space(), source=source)
+    return adapter
 
 
 # ---------------------------------------------------------------------- samplers
@@ -278,7 +340,9 @@ class StudyRun:
         self.study, self.config = study, config
         self._log_names = {config.objective_names[i] for i in config.log_objectives}
         self.space = config.search_space()
-        self.adapter = adapter if adapter is not None else load_adapter(config.objective)
+        if adapter is None:
+            adapter = build_adapter(config, source=f"study {config.study.name}")
+        self.adapter = adapter
         self.storage_url = _storage_url(study)
         self.workdir = workdir_for(config, self.storage_url)
         self.evaluator: Evaluator = make_evaluator(config, self.adapter)
@@ -305,12 +369,23 @@ class StudyRun:
 
     # ------------------------------------------------------------------ public
     def run(self) -> str:
-        """Run until the stop rule fires; returns (and stores) the reason."""
+        """Run until the stop rule fires; returns (and stores) the reason.
+
+        The run is recorded in the study (``moo.liveness``): ``moo status`` tells it from
+        an interrupted, crashed or killed one.
+        """
+        beat_s = self.config.execution.heartbeat_interval
+        with storage_errors(self.storage_url), recorded_run(self.study, beat_s=beat_s):
+            return self._run()
+
+    def _run(self) -> str:
         self.study.set_user_attr(STOP_REASON_KEY, None)
+        self.history.freeze_reference()  # a run killed after the design, before freezing
         reason = self._stop_rule.update(self.history.progress())
         if reason is None:
             execution = self.config.execution
             if execution.executor == "dask":
+                _logger.info("starting %d Dask workers", execution.n_workers)
                 run_on_dask(
                     partial(_dask_worker, self.storage_url, self.config.study.name),
                     n_workers=execution.n_workers,
@@ -347,33 +422,51 @@ class StudyRun:
     # ------------------------------------------------------------------ one trial
     def objective(self, trial: optuna.Trial) -> Sequence[float]:
         config = self.space.suggest(trial)
-        check = getattr(self.adapter, "check", None)
-        if check is not None:
-            constraints = {k: float(v) for k, v in check(config).items()}
-            for name, value in constraints.items():
-                trial.set_constraint(name, value)
-            violated = {k: v for k, v in constraints.items() if v > 0}
-            if violated:
-                trial.set_user_attr(INFEASIBLE_KEY, violated)
-                raise optuna.TrialPruned(f"infeasible: {violated}")
+        try:
+            constraints = self._checked(config)
+        except Exception as e:  # the adapter refuses the config: this trial fails, not the study
+            raise self._failed(trial, config, e) from e
+        for name, value in constraints.items():
+            trial.set_constraint(name, value)
+        violated = {k: v for k, v in constraints.items() if v > 0}
+        if violated:
+            trial.set_user_attr(INFEASIBLE_KEY, violated)
+            raise optuna.TrialPruned(f"infeasible: {violated}")
         context = EvalContext(
             seed=self.config.study.seed, workdir=self.workdir, trial_number=trial.number
         )
         try:
             result = self.evaluator(config, context)
             values = self._objective_values(result.metrics)
+            outcome = self._outcome_constraints(result.metrics)
         except Exception as e:
-            message = f"trial {trial.number} {_short(config)}: {_cause(e)}"
-            trial.set_user_attr(ERROR_KEY, message)
-            _logger.warning("failed: %s", message)
-            raise EvaluationError(message) from e
-        self._record(trial, config, result)
+            raise self._failed(trial, config, e) from e
+        self._record(trial, config, result, outcome)
+        constraints = {**result.constraints, **outcome}
         hv = self.history.hypervolume_with(
-            values if all(v <= 0 for v in result.constraints.values()) else None
+            values if all(v <= 0 for v in constraints.values()) else None
         )
         if hv is not None:
             trial.set_user_attr(HV_KEY, hv)
         return values
+
+    def _checked(self, config: dict[str, Any]) -> dict[str, float]:
+        """The adapter's constraints from the config alone (none without ``check``)."""
+        check = getattr(self.adapter, "check", None)
+        if check is None:
+            return {}
+        constraints = {k: float(v) for k, v in check(config).items()}
+        bad = [k for k, v in constraints.items() if math.isnan(v)]
+        if bad:
+            raise EvaluationError(f"check() gave NaN for constraints {bad}")
+        return constraints
+
+    def _failed(self, trial: optuna.Trial, config: dict[str, Any], error: Exception) -> Exception:
+        """The one-line error that fails ``trial``, stored on it and logged."""
+        message = f"trial {trial.number} {_short(config)}: {_cause(error)}"
+        trial.set_user_attr(ERROR_KEY, message)
+        _logger.warning("failed: %s", message)
+        return EvaluationError(message)
 
     def _objective_values(self, metrics: Mapping[str, float]) -> list[float]:
         """The objectives in study order; every unusable one is named in one error line,
@@ -395,10 +488,29 @@ class StudyRun:
             raise EvaluationError("; ".join(problems))
         return values
 
-    def _record(self, trial: optuna.Trial, config: dict[str, Any], result: TrialResult) -> None:
+    def _outcome_constraints(self, metrics: Mapping[str, float]) -> dict[str, float]:
+        """The study's outcome constraints (``accuracy >= 0.9``) as Optuna constraint
+        values, ``> 0`` where missed."""
+        values = {}
+        for bound in self.config.outcome_constraints:
+            if bound.metric not in metrics:
+                raise EvaluationError(
+                    f"constraint {bound.name!r} needs metric {bound.metric!r}, missing from the "
+                    f"adapter's metrics {sorted(metrics)}"
+                )
+            values[bound.name] = bound.violation(metrics[bound.metric])
+        return values
+
+    def _record(
+        self,
+        trial: optuna.Trial,
+        config: dict[str, Any],
+        result: TrialResult,
+        outcome: Mapping[str, float],
+    ) -> None:
         trial.set_user_attr(METRICS_KEY, {k: float(v) for k, v in result.metrics.items()})
         checked = trial.constraints  # from ``check``: set once, never overwritten
-        for name, value in result.constraints.items():
+        for name, value in {**result.constraints, **outcome}.items():
             if name not in checked:
                 trial.set_constraint(name, float(value))
         for key, value in result.attrs.items():
@@ -439,6 +551,7 @@ class StudyRun:
             return
         try:
             values = self._objective_values(sibling.metrics)
+            constraints = {**sibling.constraints, **self._outcome_constraints(sibling.metrics)}
         except EvaluationError as e:
             _logger.warning("sibling of trial %d %s skipped: %s", parent, sibling.overrides, e)
             return
@@ -452,7 +565,7 @@ class StudyRun:
                     METRICS_KEY: {k: float(v) for k, v in sibling.metrics.items()},
                     **sibling.attrs,
                 },
-                constraints={k: float(v) for k, v in sibling.constraints.items()},
+                constraints={k: float(v) for k, v in constraints.items()},
             )
         )
         seen.add(key)
@@ -461,9 +574,18 @@ class StudyRun:
         if SIBLING_KEY in trial.user_attrs:
             return
         self.history.freeze_reference()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            fail_stale_trials(study)  # a dead worker's trial is no longer running
         status, progress = self.history.snapshot()
         if self.on_trial is not None:
             self.on_trial(status)
+        if progress.n_trials == n_initial(self.config) and self.config.sampler.name == "moo":
+            _logger.info(
+                "initial design done (%d trials): from now on each proposal fits the models "
+                "first; the first fit takes longest",
+                progress.n_trials,
+            )
         reason = self._stop_rule.update(progress)
         if reason is not None:
             study.set_user_attr(STOP_REASON_KEY, reason)  # other workers see it and stop
@@ -503,7 +625,6 @@ def _short(config: Mapping[str, Any]) -> str:
 
 
 def _cause(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    if isinstance(error, EvaluationError):
-        return text
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    if isinstance(error, EvaluationError):  # already the engine's own one line
+        return str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return one_line(error)

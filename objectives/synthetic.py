@@ -23,7 +23,7 @@ from botorch.test_functions.multi_objective import (
     MultiObjectiveTestProblem as _BoTorchProblem,
 )
 
-from objectives.protocol import EvalContext, TrialResult
+from objectives.protocol import Domain, EvalContext, TrialResult, space_problems
 
 __all__ = ["PROBLEMS", "ProblemInfo", "SyntheticProblem", "make_problem"]
 
@@ -65,6 +65,11 @@ def make_problem(name: str, **kwargs: int) -> _BoTorchProblem:
     return factory(**kwargs).to(torch.double)
 
 
+def _check_number(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"`{name}` must be a number, got {value!r}.")
+
+
 class SyntheticProblem:
     """Adapter: ``config = {x0: ..., x1: ...}`` -> ``{f0: ..., f1: ...}`` (minimized).
 
@@ -100,6 +105,13 @@ class SyntheticProblem:
             objective_names=tuple(f"f{i}" for i in range(self._problem.num_objectives)),
             reference_point=tuple(float(r) for r in self._problem.ref_point),
             max_hv=float(self._problem.max_hv),
+        )
+
+    def check_space(self, space: Mapping[str, Domain]) -> dict[str, str]:
+        """The inputs ``x0 .. x{d-1}`` must be in the space, as numbers."""
+        inputs = [f"x{i}" for i in range(self._problem.dim)]
+        return space_problems(
+            type(self).__name__, space, reads=inputs, needs=inputs, accept=_check_number
         )
 
     def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:

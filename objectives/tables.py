@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from objectives.protocol import EvalContext, TrialResult
+from objectives.protocol import Domain, EvalContext, TrialResult, space_problems
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -53,6 +53,7 @@ NB201_OPS: tuple[str, ...] = (
     "avg_pool_3x3",
 )
 NUM_EDGES = 6
+_EDGES = tuple(f"op_{i}" for i in range(NUM_EDGES))
 
 _ACCURACY_FILE = "nb201_nats_tss_acc200.csv"
 _LATENCY_FILE = "nb201_latency_help.csv"
@@ -75,11 +76,16 @@ def arch_string(config: Mapping[str, Any]) -> str:
         >>> arch_string({f"op_{i}": "nor_conv_3x3" for i in range(6)})[:30]
         '|nor_conv_3x3~0|+|nor_conv_3x3'
     """
-    missing = [f"op_{i}" for i in range(NUM_EDGES) if f"op_{i}" not in config]
+    missing = [edge for edge in _EDGES if edge not in config]
     if missing:
         raise KeyError(f"NAS-Bench-201 config lacks {missing}; got keys {sorted(config)}.")
     op = [config[f"op_{i}"] for i in range(NUM_EDGES)]
     return f"|{op[0]}~0|+|{op[1]}~0|{op[2]}~1|+|{op[3]}~0|{op[4]}~1|{op[5]}~2|"
+
+
+def _check_op(name: str, value: Any) -> None:
+    if value not in NB201_OPS:
+        raise ValueError(f"every op_i must be one of {list(NB201_OPS)}, got {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,12 @@ class NasBench201:
                 f"Unknown NAS-Bench-201 architecture {arch!r}; every op_i must be one of "
                 f"{list(NB201_OPS)}."
             ) from None
+
+    def check_space(self, space: Mapping[str, Domain]) -> dict[str, str]:
+        """Every ``op_i`` must be in the space, and only with operations of the benchmark."""
+        return space_problems(
+            type(self).__name__, space, reads=_EDGES, needs=_EDGES, accept=_check_op
+        )
 
     def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
         index = self.arch_index(config)

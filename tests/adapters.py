@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -99,3 +100,64 @@ class MeasuredOnFast(PerDevice):
     def known_metrics(self, config: Mapping[str, Any]) -> dict[str, float]:
         speed = SPEED[config["device"]]
         return {"speed": speed} if config["device"] == "fast" else {"f0": speed, "speed": speed}
+
+
+class BrokenInit:
+    """An adapter whose constructor fails, as one needing an unreachable licence server."""
+
+    def __init__(self) -> None:
+        raise RuntimeError("licence server unreachable")
+
+
+class RefusingCheck:
+    """BraninCurrin whose ``check`` raises for ``x0`` below ``refuse_below`` or returns NaN
+    above ``nan_above``: an adapter that rejects some configs outright."""
+
+    def __init__(self, *, refuse_below: float = 0.5, nan_above: float = 2.0) -> None:
+        self._problem = SyntheticProblem(problem="branin_currin")
+        self._refuse_below, self._nan_above = refuse_below, nan_above
+
+    def check(self, config: Mapping[str, Any]) -> dict[str, float]:
+        x0 = float(config["x0"])
+        if x0 < self._refuse_below:
+            raise ValueError(f"x0={x0:.3f} is below what this adapter accepts")
+        return {"excess": math.nan if x0 > self._nan_above else -1.0}
+
+    def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
+        return self._problem.evaluate(config, context)
+
+
+class Echo:
+    """Objectives read straight off the config (``score = x0``, ``cost = x1``), so a test
+    can stage any sequence of trials with ``enqueue_trial``."""
+
+    def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
+        return TrialResult(metrics={"score": float(config["x0"]), "cost": float(config["x1"])})
+
+
+class Interrupting:
+    """BraninCurrin whose ``after``-th evaluation is interrupted, as by Ctrl-C."""
+
+    def __init__(self, *, after: int = 3) -> None:
+        self._problem = SyntheticProblem(problem="branin_currin")
+        self._after, self._calls = after, 0
+
+    def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
+        self._calls += 1
+        if self._calls == self._after:
+            raise KeyboardInterrupt
+        return self._problem.evaluate(config, context)
+
+
+class WithArtifact:
+    """BraninCurrin that stores a small file per trial as the artifact ``model.onnx``."""
+
+    def __init__(self) -> None:
+        self._problem = SyntheticProblem(problem="branin_currin")
+
+    def evaluate(self, config: Mapping[str, Any], context: EvalContext) -> TrialResult:
+        path = Path(context.workdir) / f"model_{context.trial_number}.onnx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"model of trial {context.trial_number}\n")
+        result = self._problem.evaluate(config, context)
+        return TrialResult(metrics=result.metrics, artifacts={"model.onnx": path})

@@ -13,6 +13,9 @@ import yaml
 
 torch.set_num_threads(1)
 
+# The adapters that misbehave on purpose live in tests/; workers load only allowed modules.
+os.environ.setdefault("MOO_ADAPTER_ALLOW", "objectives,tests.adapters")
+
 POSTGRES_URL = os.environ.get("MOO_TEST_POSTGRES_URL")
 """A PostgreSQL URL to run the ``postgres`` tests against (``.ci/run`` starts a server)."""
 

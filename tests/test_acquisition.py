@@ -3,6 +3,10 @@ optimizer starts. Real BoTorch models on BraninCurrin data; nothing is mocked.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import botorch.acquisition.multi_objective.logei as logei
+import pytest
 import torch
 from botorch.test_functions.multi_objective import BraninCurrin
 from botorch.utils.multi_objective import is_non_dominated
@@ -59,8 +63,7 @@ def test_the_optimizer_also_starts_next_to_the_observed_front() -> None:
     )
     model, order = fit_model(problem)
     acqf = build_acquisition("qlognehvi", model, order, problem, seed=0)
-    torch.manual_seed(0)
-    starts = _starting_points(acqf, problem, num_restarts=3, raw_samples=32)
+    starts = _starting_points(acqf, problem, num_restarts=3, raw_samples=32, seed=0)
     front = X[is_non_dominated(Y)]
     n_front = min(len(front), 3)
     assert starts.shape == (3 + n_front, 1, 2)
@@ -83,3 +86,25 @@ def test_a_drifted_warm_start_is_dropped_for_a_cold_fit() -> None:
     with torch.no_grad():
         mean = gp.posterior(X).mean
     assert float((mean - Y).abs().max()) < 0.1 * float(Y.std())
+
+
+def test_no_proposal_compiles_botorch_kernels_or_waits_on_their_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BoTorch 0.18 JIT-compiles a fused C++ kernel the first time a process builds a
+    qLog(N)EHVI: minutes, under a lock file that a process killed mid-compile leaves
+    behind and every later process waits on forever. moo takes the PyTorch path."""
+    lock = tmp_path / "logei_fused_ext" / "lock"
+    lock.parent.mkdir()
+    lock.touch()  # a compile killed by kill -9
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    # Checked first: a load still to be attempted would wait on the lock forever.
+    assert logei._load_attempted and logei._C is None
+    for n in (12, 40):  # qLogNEHVI, and qLogEHVI past _NEHVI_MAX_OBSERVATIONS
+        X, Y = branin_currin_data(n)
+        problem = ProposalProblem(X=X, Y=Y, bounds=torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
+        model, order = fit_model(problem)
+        acqf = build_acquisition("qlognehvi", model, order, problem, seed=0)
+        assert bool(torch.isfinite(acqf(X[:4].unsqueeze(-2))).all())
+    assert logei._C is None
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["lock", "logei_fused_ext"]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import optuna
 import pytest
 from botorch.exceptions.errors import ModelFittingError
+from linear_operator.utils.errors import NotPSDError
 
 from moo.pareto import hypervolume
-from moo.sampler import QNEHVISampler
+from moo.sampler import PROPOSAL_ERROR_KEY, QNEHVISampler
 from moo.space import SearchSpace
 from objectives.protocol import EvalContext
 from objectives.synthetic import SyntheticProblem
@@ -139,25 +142,146 @@ def test_the_asks_of_a_batch_are_seeded_apart() -> None:
     assert len(set(seeds)) == 3
 
 
-class _Unfittable(QNEHVISampler):
-    """A sampler whose every model fit fails, as one did on NAS-Bench-201."""
+class _FailingProposal(QNEHVISampler):
+    """A sampler whose every BO proposal raises ``error``, as BoTorch did on real studies."""
+
+    def __init__(self, error: Exception, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.error = error
 
     def _propose(self, *args: object, **kwargs: object) -> tuple:
-        raise ModelFittingError("All attempts to fit the model have failed.")
+        raise self.error
 
 
-def test_an_unfittable_model_gives_a_quasi_random_trial_not_a_crash(
-    caplog: pytest.LogCaptureFixture,
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        # NAS-Bench-201, after a chain of warm starts drifted.
+        (
+            ModelFittingError("All attempts to fit the model have failed."),
+            "ModelFittingError: All attempts to fit the model have failed.",
+        ),
+        (
+            NotPSDError("Matrix not positive definite after repeatedly adding jitter up to 1e-6."),
+            "NotPSDError: Matrix not positive definite after repeatedly adding jitter up to 1e-6.",
+        ),
+        # optimize_acqf_mixed_alternating, its message running to several lines.
+        (
+            RuntimeError("Optimization failed.\nAll restarts ended in NaN."),
+            "RuntimeError: Optimization failed.",
+        ),
+    ],
+    ids=["model-fitting", "not-psd", "optimizer"],
+)
+def test_a_failed_proposal_gives_a_quasi_random_trial_not_a_crash(
+    caplog: pytest.LogCaptureFixture, error: Exception, reason: str
 ) -> None:
     space = unit_space(2)
-    sampler = _Unfittable(search_space=space, seed=0, n_initial=4)
+    sampler = _FailingProposal(error, search_space=space, seed=0, n_initial=4)
     study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
     with caplog.at_level(logging.WARNING, logger="moo.sampler"):
         study.optimize(lambda t: tuple(space.suggest(t).values()), n_trials=6)
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 6
     assert {t.system_attrs["moo:proposal"] for t in study.trials} == {"sobol"}
     assert len({tuple(t.params.values()) for t in study.trials}) == 6
-    assert "trial 5: no model-based proposal" in caplog.text
+    warnings = [r.getMessage() for r in caplog.records if r.name == "moo.sampler"]
+    assert [w.split(":")[0] for w in warnings] == ["trial 4", "trial 5"]
+    assert (
+        warnings[1] == f"trial 5: no model-based proposal ({reason}); a quasi-random config instead"
+    )
+    assert study.trials[5].system_attrs[PROPOSAL_ERROR_KEY] == reason
+
+
+LATENCY = {"m0": 8.0, "m4": 2.0, "m7": 1.0}
+"""Latency factor per core of the known-metric test: exact, like a hardware model."""
+
+
+def test_a_known_metric_that_raises_makes_its_configs_unusable_not_the_study_fail(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A hardware model that rejects configs the space allows (here: wide models on the
+    M0+) must not crash the proposal that scores them; they are simply never proposed."""
+    space = SearchSpace.from_dict(
+        {
+            "parameters": {
+                "width": {"type": "ordinal", "values": [1, 2, 3, 4, 5, 6]},
+                "core": {"type": "categorical", "choices": list(LATENCY)},
+            }
+        }
+    )
+
+    def latency(config: dict) -> float:
+        if config["core"] == "m0" and config["width"] >= 3:
+            raise ValueError(f"width {config['width']} does not fit the M0+")
+        return config["width"] * LATENCY[config["core"]]
+
+    sampler = QNEHVISampler(
+        search_space=space, seed=0, n_initial=4, known_objectives={0: latency}, log_objectives=[0]
+    )
+    study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler)
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        config = space.suggest(trial)
+        accuracy = 1 - 1 / (1 + config["width"])
+        try:
+            return latency(config), accuracy
+        except ValueError:
+            return math.nan, accuracy  # the evaluation fails, as a real one would
+
+    with caplog.at_level(logging.WARNING, logger="moo.sampler"):
+        study.optimize(objective, n_trials=10)
+    bo = [t for t in study.trials if t.system_attrs["moo:proposal"] == "bo"]
+    assert len(bo) == 6  # every proposal after the design was model-based
+    assert not any(t.params["core"] == "m0" and t.params["width"] >= 3 for t in bo)
+    warnings = [r.getMessage() for r in caplog.records if "known metrics failed" in r.getMessage()]
+    assert warnings and all("\n" not in w for w in warnings)
+    assert "taken as unusable (first {'width': " in warnings[0]
+    assert "ValueError: width " in warnings[0] and "does not fit the M0+" in warnings[0]
+
+
+def test_two_worker_threads_keep_the_seed_and_the_sobol_design() -> None:
+    """Optuna calls ``reseed_rng`` in every worker thread; a new master seed there made
+    the initial design of a 2-worker study random draws instead of one Sobol design."""
+    space = unit_space(3)
+
+    def design(n_jobs: int) -> list[dict]:
+        sampler = QNEHVISampler(search_space=space, seed=5, n_initial=8)
+        study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+        study.optimize(lambda t: (sum(space.suggest(t).values()), 0.0), n_trials=8, n_jobs=n_jobs)
+        assert sampler._seed == 5
+        return [t.params for t in sorted(study.trials, key=lambda t: t.number)]
+
+    assert design(2) == design(1) == space.sobol(8, 5)
+
+
+def test_proposals_made_in_concurrent_threads_are_the_proposals_made_alone() -> None:
+    """Worker threads share torch's global RNG: a proposal must not depend on what
+    another thread draws or seeds meanwhile."""
+    problem = SyntheticProblem(problem="branin_currin")
+    space = unit_space(2)
+    history = run(problem, moo_sampler(2, seed=3), 8).trials
+
+    def objective(config: dict) -> list[float]:
+        return list(problem.evaluate(config, CONTEXT).metrics.values())
+
+    def two_proposals(seed: int) -> list[dict]:
+        study = optuna.create_study(
+            directions=["minimize", "minimize"], sampler=moo_sampler(2, seed=seed)
+        )
+        study.add_trials(history)
+        configs = []
+        for _ in range(2):
+            trial = study.ask()
+            configs.append(space.suggest(trial))
+            study.tell(trial, objective(configs[-1]))
+        return configs
+
+    seeds = [11, 12, 13]
+    alone = [two_proposals(seed) for seed in seeds]
+    with ThreadPoolExecutor(len(seeds)) as pool:
+        together = list(pool.map(two_proposals, seeds))
+    assert together == alone
+    assert len({tuple(c.values()) for run in alone for c in run}) == 6
 
 
 def test_same_seed_same_proposals() -> None:

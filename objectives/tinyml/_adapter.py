@@ -23,17 +23,23 @@ Metrics of a trial (``<score>`` is ``accuracy`` for ``Classifier``, ``auc`` for
 - ``macs``, ``params``, ``sparsity``: the deployed graph (sparsity: share of parameters
   removed by unstructured pruning).
 
+With a study ``workload`` (period, battery) the metrics also hold the duty-cycle metrics of
+``_duty.py`` (``avg_power_mW``, ``battery_life_h``, per period), as exact as latency: the
+sampler gets them from ``known_metrics``.
+
 Constraints are ``flash_excess_kB`` and ``sram_excess_kB`` on the device (``> 0``: does not
-fit). ``attrs`` hold the timings ``train_s``, ``prune_s``, ``quant_s``, ``export_s``,
-``cost_s`` of this call and ``cache``: ``compressed`` (nothing recomputed), ``trained``
+fit), and with a workload ``period_excess_ms`` (``> 0``: an inference outlasts the period).
+``attrs`` hold the timings ``train_s``, ``prune_s``, ``quant_s``, ``export_s``, ``cost_s``
+of this call and ``cache``: ``compressed`` (nothing recomputed), ``trained``
 (training skipped) or ``none``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -53,7 +59,14 @@ from objectives.hardware import (
     memory_footprint,
 )
 from objectives.hardware.cost import cost_on_device
-from objectives.protocol import EvalContext, Sibling, TrialResult
+from objectives.protocol import (
+    Domain,
+    EvalContext,
+    Sibling,
+    TrialResult,
+    Workload,
+    space_problems,
+)
 from objectives.tinyml._cache import (
     cache_key,
     load_weights,
@@ -63,7 +76,8 @@ from objectives.tinyml._cache import (
 )
 from objectives.tinyml._compress import Compression, calibration_set, compress, shaped_chain
 from objectives.tinyml._data import TASKS, TaskData, load_task
-from objectives.tinyml._errors import OptionsError, TinyMLError, TrainingError
+from objectives.tinyml._duty import duty_cycle, stored_cost
+from objectives.tinyml._errors import ArchitectureError, OptionsError, TinyMLError, TrainingError
 from objectives.tinyml._graph import (
     describe,
     graph_metadata,
@@ -79,12 +93,27 @@ if TYPE_CHECKING:
 
 __all__ = ["AnomalyDetector", "Classifier"]
 
+_logger = logging.getLogger(__name__)
+
 #: The Cortex-M cores of the Cortex-M paper, from the smallest to the fastest.
 DEFAULT_DEVICES = ("cortex_m0plus", "cortex_m4", "cortex_m7")
 #: Fine-tunes start from a trained network, so they take a smaller step.
 _FINETUNE_LR_SCALE = 0.3
 #: Distinct config shapes whose graph statistics are kept for check/known_metrics.
 _GRAPH_CACHE_SIZE = 4096
+#: Every config key the adapters read.
+_PARAMETERS = (*ArchSpec.PARAMETERS, *Compression.PARAMETERS, "device")
+#: Size parameters valid for every architecture: the rest of a probe config in
+#: ``check_space``, which tests one parameter's values at a time.
+_PROBE: dict[str, Any] = {
+    "depth": 1,
+    "width": 8,
+    "blocks": 1,
+    "channels": 8,
+    "kernel": 3,
+    "width_mult": 1.0,
+}
+_WIDEST = 10**9
 #: Where FSDD is looked for when ``data_dir`` is not set (relative to the working dir).
 _DEFAULT_FSDD_DIR = Path("../shared/data/fsdd")
 
@@ -147,6 +176,7 @@ class _TinyMLAdapter:
         data_dir: str | Path | None = None,
         cache_dir: str | Path | None = None,
         threads: int | None = 1,
+        workload: Workload | None = None,
     ) -> None:
         """Check the options of the study YAML; nothing is loaded or trained yet.
 
@@ -171,6 +201,8 @@ class _TinyMLAdapter:
                 next to the study.
             threads: torch threads while evaluating (restored after); ``None`` leaves
                 torch's setting. One thread is fastest for these small networks.
+            workload: The study's workload (its ``workload:`` section, passed by the
+                engine): adds the duty-cycle metrics and ``period_excess_ms``.
 
         Raises:
             OptionsError: An invalid option, an unknown device.
@@ -204,6 +236,12 @@ class _TinyMLAdapter:
             self.data_dir = check_fsdd_dir(self.data_dir or _DEFAULT_FSDD_DIR)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.threads = threads
+        if workload is not None and not isinstance(workload, Workload):
+            raise OptionsError(
+                "`workload` belongs in the study's top-level `workload:` section, not in "
+                "objective.options."
+            )
+        self.workload = workload
         self._data: TaskData | None = None
         self._fingerprint = ""
         self._graph = lru_cache(maxsize=_GRAPH_CACHE_SIZE)(self._graph_uncached)
@@ -263,7 +301,7 @@ class _TinyMLAdapter:
 
     # -- config -> graph, without training -------------------------------------------
 
-    def _trial(self, config: Config) -> _Trial:
+    def _device(self, config: Config) -> str:
         device = config.get("device", self.devices[0] if len(self.devices) == 1 else None)
         if device not in self.devices:
             raise OptionsError(
@@ -277,8 +315,60 @@ class _TinyMLAdapter:
                     f"`runtime` must be one of the study's runtimes {list(self.runtimes)}, "
                     f"got {runtime!r}."
                 )
-            device = f"{device}/{runtime}"
-        return _Trial(ArchSpec.from_config(config), Compression.from_config(config), device)
+            return f"{device}/{runtime}"
+        return str(device)
+
+    def _trial(self, config: Config) -> _Trial:
+        arch, compression = ArchSpec.from_config(config), Compression.from_config(config)
+        return _Trial(arch, compression, self._device(config))
+
+    # -- the search space, before any trial ------------------------------------------
+
+    def check_space(self, space: Mapping[str, Domain]) -> dict[str, str]:
+        """Values of the study's space that no trial could use (``objectives.protocol``).
+
+        Each value goes through the parsing ``evaluate`` uses (``ArchSpec``,
+        ``Compression``, the device list) with the other parameters at values every
+        architecture accepts. Combinations (a CNN pooled below 1x1) are left to
+        ``check``, which fails just those trials.
+        """
+        name = type(self).__name__
+        needs = ("arch", "device") if len(self.devices) > 1 else ("arch",)
+        if len(self.runtimes) > 1:
+            needs = (*needs, "runtime")
+        reads = (*_PARAMETERS, "runtime") if self.runtimes else _PARAMETERS
+        problems = space_problems(name, space, reads=reads, needs=needs, accept=self._accept_value)
+        if "device" not in space and "device" in needs:
+            problems["device"] = (
+                f"missing; {name} costs every trial on {list(self.devices)}, so a config must "
+                "pick one: add a `device` parameter or list one device in "
+                "objective.options.devices."
+            )
+        arch = space.get("arch")
+        if arch is not None and arch.values is not None and "arch" not in problems:
+            sizes = {key: value for key, value in _PROBE.items() if key in space}
+            for value in arch.values:
+                try:
+                    ArchSpec.from_config({**sizes, "arch": value})
+                except ArchitectureError as e:
+                    problems["arch"] = f"{e} The space has no such parameter."
+                    break
+        return problems
+
+    def _accept_value(self, name: str, value: Any) -> None:
+        """Raise (a ``ValueError``) if no config with ``name = value`` can be evaluated."""
+        if name == "device":
+            self._device({"device": value, "runtime": self.runtimes[0] if self.runtimes else None})
+        elif name == "runtime":
+            self._device({"device": self.devices[0], "runtime": value})
+        elif name in Compression.PARAMETERS:
+            Compression.from_config({name: value})
+        else:
+            conv = name in ("blocks", "channels", "kernel")
+            probe = {**_PROBE, "arch": "cnn" if conv else "mlp", name: value}
+            if name == "width_mult":  # only a multiplier <= 0 can never give a width
+                probe["width"] = _WIDEST
+            ArchSpec.from_config(probe)
 
     def _graph_uncached(self, arch: ArchSpec, compression: Compression) -> GraphStats:
         chain, pruned = shaped_chain(arch, self.task, compression)
@@ -293,14 +383,17 @@ class _TinyMLAdapter:
         return cost_on_device(graph, device)
 
     def check(self, config: Config) -> dict[str, float]:
-        """Flash and SRAM excess on the config's device, before training (``> 0``: no fit).
+        """Flash and SRAM excess on the config's device, before training (``> 0``: no fit),
+        and with a workload the period excess (not on a measured device: its latency is
+        known only after the measurement).
 
         Raises:
             ArchitectureError: The config cannot be built (too much pooling, bad values).
         """
         with _failing_as(config):
             trial = self._trial(config)
-            return self._analytic(trial.arch, trial.compression, trial.device).as_constraints()
+            cost = self._analytic(trial.arch, trial.compression, trial.device)
+            return self._with_duty_cycle(cost)[1]
 
     def known_metrics(self, config: Config) -> dict[str, float]:
         """Hardware metrics of a config on its device, exactly as ``evaluate`` gives them.
@@ -313,8 +406,32 @@ class _TinyMLAdapter:
             trial = self._trial(config)
             cost = self._analytic(trial.arch, trial.compression, trial.device)
             if isinstance(cost, HardwareCost):
-                return cost.as_metrics()
+                return self._with_duty_cycle(cost)[0]
             return {"flash_kB": cost.flash_kB, "sram_kB": cost.sram_kB}
+
+    def _with_duty_cycle(
+        self, cost: HardwareCost | MemoryFootprint
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Metrics and constraints of a cost, with the workload's duty cycle if any."""
+        constraints = cost.as_constraints()
+        if not isinstance(cost, HardwareCost):
+            return {}, constraints
+        metrics = cost.as_metrics()
+        if self.workload is not None:
+            duty_metrics, duty_constraints = duty_cycle(cost, self.workload)
+            metrics.update(duty_metrics)
+            constraints.update(duty_constraints)
+        return metrics, constraints
+
+    def workload_metrics(
+        self, config: Config, metrics: Mapping[str, float], workload: Workload
+    ) -> TrialResult:
+        """Duty-cycle metrics of an evaluated config (its stored ``latency_ms`` and
+        ``energy_mJ``) under another workload: ``moo recommend`` re-ranks with it."""
+        with _failing_as(config):
+            cost = stored_cost(self._trial(config).device, metrics)
+            duty_metrics, constraints = duty_cycle(cost, workload)
+            return TrialResult(metrics=duty_metrics, constraints=constraints)
 
     # -- evaluation ------------------------------------------------------------------
 
@@ -333,6 +450,7 @@ class _TinyMLAdapter:
 
     def _task_data(self, root: Path) -> TaskData:
         if self._data is None:
+            _logger.info("loading the %s data", self.task.name)
             self._data = load_task(
                 self.task.name, data_dir=self.data_dir, cache_dir=root / "features"
             )
@@ -376,20 +494,21 @@ class _TinyMLAdapter:
         timings["cost_s"] = time.perf_counter() - start
         scores = json.loads((folder / "scores.json").read_text())
         shared = {**scores, **describe(graph)}
+        costed = {name: self._with_duty_cycle(cost) for name, cost in costs.items()}
         siblings = tuple(
             Sibling(
                 overrides=self._pairs[name],
-                metrics={**shared, **cost.as_metrics()},
-                constraints=cost.as_constraints(),
+                metrics={**shared, **metrics},
+                constraints=constraints,
             )
-            for name, cost in costs.items()
+            for name, (metrics, constraints) in costed.items()
             if name != trial.device
         )
-        own: HardwareCost = costs[trial.device]
+        metrics, constraints = costed[trial.device]
         artifacts = {path.name: path for path in (folder / "model.onnx", int8) if path.exists()}
         return TrialResult(
-            metrics={**shared, **own.as_metrics()},
-            constraints=own.as_constraints(),
+            metrics={**shared, **metrics},
+            constraints=constraints,
             siblings=siblings,
             attrs={**timings, "cache": level, "cache_key": key, "ops": _op_counts(graph)},
             artifacts=artifacts,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -55,6 +55,9 @@ class Compression:
     bits: int = 32
     prune_ratio: float = 0.0
     prune_kind: str = "none"
+
+    PARAMETERS: ClassVar[tuple[str, ...]] = ("bits", "prune_ratio", "prune_kind")
+    """The config keys ``from_config`` reads."""
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Compression:

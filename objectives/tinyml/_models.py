@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from torch import nn
 
@@ -56,6 +56,17 @@ class ArchSpec:
     depth: int
     kernel: int = 1
 
+    PARAMETERS: ClassVar[tuple[str, ...]] = (
+        "arch",
+        "depth",
+        "width",
+        "blocks",
+        "channels",
+        "kernel",
+        "width_mult",
+    )
+    """The config keys ``from_config`` reads."""
+
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ArchSpec:
         """Read the architecture of a config.
@@ -78,7 +89,10 @@ class ArchSpec:
         except KeyError as e:
             raise ArchitectureError(f"{arch} needs parameter {e}.") from None
         kernel = int(config.get("kernel", 3)) if conv else 1
-        width = round(base * float(config.get("width_mult", 1.0)))
+        width_mult = float(config.get("width_mult", 1.0))
+        if not width_mult > 0:
+            raise ArchitectureError(f"`width_mult` must be > 0, got {width_mult}.")
+        width = round(base * width_mult)
         if min(width, depth, kernel) < 1 or kernel % 2 == 0:
             raise ArchitectureError(
                 f"width x width_mult and depth must be >= 1 and kernel odd, got "
