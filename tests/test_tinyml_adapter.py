@@ -241,6 +241,28 @@ def test_a_study_searches_the_runtime_next_to_the_device(workdir: Path) -> None:
         adapter.check({**CNN, "runtime": "hale"})
 
 
+def test_the_space_of_a_runtime_search_is_checked_before_any_trial() -> None:
+    from objectives.protocol import Domain
+
+    adapter = Classifier(
+        task="digits", devices=["cortex_m4", "cortex_m7"], runtimes=["x_cube_ai", "plumerai"]
+    )
+    good = {
+        "arch": Domain(("mlp",)),
+        "depth": Domain((1, 2), 1, 2),
+        "width": Domain((8, 16), 8, 16),
+        "device": Domain(("cortex_m4", "cortex_m7")),
+        "runtime": Domain(("x_cube_ai", "plumerai")),
+    }
+    assert adapter.check_space(good) == {}
+    problems = adapter.check_space({**good, "runtime": Domain(("plumerai", "hale"))})
+    assert "runtime" in problems and "'hale'" in problems["runtime"]
+    missing = adapter.check_space({k: v for k, v in good.items() if k != "runtime"})
+    assert missing["runtime"].startswith("missing")
+    plain = Classifier(task="digits", devices=["cortex_m4", "cortex_m7"])
+    assert "does not read this parameter" in plain.check_space(good)["runtime"]
+
+
 def test_runtimes_are_checked_against_every_device() -> None:
     with pytest.raises(OptionsError, match=r"`runtimes`: Runtime 'vela' does not run on cortex-m4"):
         Classifier(task="digits", devices=["cortex_m4"], runtimes=["vela"])
