@@ -110,6 +110,8 @@ def test_power_follows_the_supply_only_behind_a_linear_regulator() -> None:
     smps = [base.active_power_mW("cortex-m33", ref, "SMPS", 100.0, v, 0.0) for v in (1.8, 3.3)]
     assert ldo[1] / ldo[0] == pytest.approx(3.3 / 1.8)
     assert smps[1] == smps[0] == pytest.approx(0.1 * 100.0 * 1.8)
+    # an unstated supply is the one the board's energy rows were measured at
+    assert base.active_power_mW("cortex-m4", ref, "LDO", 100.0, None, 0.0) == ldo[0]
     assert base.active_power_mW("cortex-m4", ref, "unknown", 100.0, 3.3, 42.0) == 42.0
 
 
