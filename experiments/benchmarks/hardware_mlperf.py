@@ -186,7 +186,7 @@ def runtime_mapping_table(frame: pd.DataFrame, model: RuntimeModel) -> str:
         _, ref = row_runtime(model, row)
         how = f"{ref.family} {model.effective_generation(ref.family, ref.generation)}"
         if ref.family != row.family:
-            how += " (no rows of this runtime before v1.1: the fastest fitted one)"
+            how += " (no fitted rows of this runtime: the fastest fitted one on the core)"
         elif model.is_newer(ref):
             how += f" + generation step x{math.exp(model.generation_step):.2f} (newer version)"
         lines.append(f"| {row.framework} | {row.core} | {row.family} {row.generation} | {how} |")
