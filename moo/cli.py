@@ -438,8 +438,13 @@ def _print_recommendation(result: Any, config: Any) -> None:
 def devices(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Add descriptions.")] = False,
 ) -> None:
-    """The device profiles and their key numbers."""
-    from objectives.hardware.table import DEVICE_TABLE_COLUMNS, device_table
+    """The device profiles, and the runtimes of each core with the rows they were fitted on."""
+    from objectives.hardware.table import (
+        DEVICE_TABLE_COLUMNS,
+        RUNTIME_TABLE_COLUMNS,
+        device_table,
+        runtime_table,
+    )
 
     columns = {k: v for k, v in DEVICE_TABLE_COLUMNS.items() if k != "description"}
     table = Table(title="device profiles (details: `moo devices --verbose`)", padding=(0, 0))
@@ -451,6 +456,18 @@ def devices(
         cells = [_cell(row.get(key)) for key in columns]
         table.add_row(*cells, *([_cell(row.get("description"))] if verbose else []))
     console.print(table)
+    runtimes = Table(
+        title="runtimes per core: name a device `<device>/<runtime>` or "
+        "`<device>/<runtime>@<version>`",
+        padding=(0, 0),
+    )
+    detail = ("title", "boards", "note")
+    shown = {k: v for k, v in RUNTIME_TABLE_COLUMNS.items() if verbose or k not in detail}
+    for key, title in shown.items():
+        runtimes.add_column(title, no_wrap=key == "device", overflow="fold")
+    for row in runtime_table():
+        runtimes.add_row(*(escape(_cell(row.get(key))) for key in shown))
+    console.print(runtimes)
 
 
 def _cell(value: object) -> str:
@@ -462,14 +479,26 @@ def _cell(value: object) -> str:
 @app.command()
 @_one_line_errors
 def calibrate(
-    device: Annotated[str, typer.Argument(help="Device profile to start from, e.g. cortex_m4.")],
+    device: Annotated[
+        str, typer.Argument(help="Device to start from, e.g. cortex_m4 or cortex_m4/plumerai.")
+    ],
     measurements: Annotated[Path, typer.Argument(help="CSV of measured latency (and energy).")],
     out: Annotated[Path, typer.Option(help="Where to write the calibrated profile YAML.")],
+    clock_mhz: Annotated[
+        float | None,
+        typer.Option(help="Clock of the rows to calibrate on; default: the device's."),
+    ] = None,
 ) -> None:
-    """Fit a device profile's free constants to measurements; write the new profile."""
+    """Calibrate a device profile on a few measured rows; write the new profile.
+
+    A core under a runtime moves from the shipped profile only as far as leave-one-out on
+    the rows supports; the output lists every row's residual, the error to expect on a new
+    model, and one line per refused row (another clock or runtime).
+    """
     from objectives.hardware.calibrate import calibrate_device
 
-    console.print(calibrate_device(device, measurements, _output_file(out)).summary())
+    result = calibrate_device(device, measurements, _output_file(out), clock_mhz=clock_mhz)
+    console.print(result.summary(), markup=False, highlight=False)
     console.print(f"wrote {out}")
 
 

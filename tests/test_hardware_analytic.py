@@ -130,8 +130,11 @@ def test_structured_pruning_is_faster_and_smaller_everywhere(device: str, benchm
     assert memory_footprint(pruned, device).flash_kB < memory_footprint(full, device).flash_kB
 
 
-@pytest.mark.parametrize("device", ANALYTIC)
+@pytest.mark.parametrize("device", [d for d in ANALYTIC if d != "cortex_m55"])
 def test_layers_with_little_reuse_cost_more_per_mac(device: str) -> None:
+    # not the M55 under TFLM: TFLM's measured dense layers ran faster per MAC than its
+    # convolutions (v0.5 reference: autoencoder 4.6, ResNet 6.8 cycles/MAC), and the M55
+    # profile inherits that ratio
     # same MACs and activations; the convolution uses each weight 100 times, the dense layer once
     reuse = LayerStats("conv", "Conv", "conv", 1_000_000, 10_000, 1000, 1000)
     dense = LayerStats("fc", "Gemm", "dense", 1_000_000, 1_000_000, 1000, 1000)
@@ -198,7 +201,9 @@ def test_higher_clock_is_faster_but_the_same_cycles(layers: list[LayerStats], de
 
 def test_energy_is_active_power_times_latency_on_a_core_without_traffic_energy() -> None:
     cost = cost_on_device(reference_graph("kws"), "cortex_m4")
-    assert cost.energy_mJ == pytest.approx(81.0 * cost.latency_ms / 1e3)
+    power = load_device("cortex_m4").active_power_mW
+    assert power == pytest.approx(76.2, rel=0.02)  # 0.19 mA/MHz (40 energy rows) x 120 MHz x 3.3 V
+    assert cost.energy_mJ == pytest.approx(power * cost.latency_ms / 1e3)
 
 
 def test_m7_is_faster_than_m4_is_faster_than_m0plus() -> None:

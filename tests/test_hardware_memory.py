@@ -104,4 +104,11 @@ def test_full_cost_carries_the_same_memory_verdict() -> None:
         footprint.sram_kB,
         False,
     )
-    assert set(cost.as_metrics()) == {"latency_ms", "energy_mJ", "flash_kB", "sram_kB"}
+    assert set(cost.as_metrics()) == {
+        "latency_ms",
+        "energy_mJ",
+        "flash_kB",
+        "sram_kB",
+        "latency_ms_p90",
+        "energy_mJ_p90",
+    }

@@ -24,7 +24,7 @@ from objectives.tinyml import (
 )
 
 DEVICES = ["cortex_m0plus", "cortex_m4", "cortex_m7", "ethos_u55"]
-HARDWARE = ("latency_ms", "energy_mJ", "flash_kB", "sram_kB")
+HARDWARE = ("latency_ms", "energy_mJ", "flash_kB", "sram_kB", "latency_ms_p90", "energy_mJ_p90")
 CNN: dict[str, Any] = {
     "arch": "cnn",
     "blocks": 2,
@@ -213,6 +213,65 @@ def test_error_inside_training_names_config_and_cause(adapter: Classifier, tmp_p
     assert "\n" not in message
     assert message.startswith("Config {arch=cnn, blocks=2, channels=8")
     assert str(weights) in message
+
+
+def test_a_study_searches_the_runtime_next_to_the_device(workdir: Path) -> None:
+    adapter = Classifier(
+        task="digits",
+        devices=["cortex_m4", "cortex_m7"],
+        runtimes=["x_cube_ai", "plumerai"],
+        epochs=4,
+        finetune_epochs=1,
+    )
+    config = {**CNN, "runtime": "plumerai"}
+    result = adapter.evaluate(config, EvalContext(seed=0, workdir=workdir))
+    pairs = {(s.overrides["device"], s.overrides["runtime"]): s for s in result.siblings}
+    assert set(pairs) == {
+        ("cortex_m4", "x_cube_ai"),
+        ("cortex_m7", "x_cube_ai"),
+        ("cortex_m7", "plumerai"),
+    }
+    assert adapter.known_metrics(config) == {k: result.metrics[k] for k in HARDWARE}
+    for (device, runtime), sibling in pairs.items():
+        expected = adapter.known_metrics({**CNN, "device": device, "runtime": runtime})
+        assert {k: sibling.metrics[k] for k in HARDWARE} == expected
+    # the runtime changes the cost of the same trained model on the same core
+    assert pairs[("cortex_m4", "x_cube_ai")].metrics["latency_ms"] != result.metrics["latency_ms"]
+    with pytest.raises(OptionsError, match=r"`runtime` must be one of the study's runtimes"):
+        adapter.check({**CNN, "runtime": "hale"})
+
+
+def test_the_space_of_a_runtime_search_is_checked_before_any_trial() -> None:
+    from objectives.protocol import Domain
+
+    adapter = Classifier(
+        task="digits", devices=["cortex_m4", "cortex_m7"], runtimes=["x_cube_ai", "plumerai"]
+    )
+    good = {
+        "arch": Domain(("mlp",)),
+        "depth": Domain((1, 2), 1, 2),
+        "width": Domain((8, 16), 8, 16),
+        "device": Domain(("cortex_m4", "cortex_m7")),
+        "runtime": Domain(("x_cube_ai", "plumerai")),
+    }
+    assert adapter.check_space(good) == {}
+    problems = adapter.check_space({**good, "runtime": Domain(("plumerai", "hale"))})
+    assert "runtime" in problems and "'hale'" in problems["runtime"]
+    missing = adapter.check_space({k: v for k, v in good.items() if k != "runtime"})
+    assert missing["runtime"].startswith("missing")
+    plain = Classifier(task="digits", devices=["cortex_m4", "cortex_m7"])
+    assert "does not read this parameter" in plain.check_space(good)["runtime"]
+
+
+def test_runtimes_are_checked_against_every_device() -> None:
+    with pytest.raises(OptionsError, match=r"`runtimes`: Runtime 'vela' does not run on cortex-m4"):
+        Classifier(task="digits", devices=["cortex_m4"], runtimes=["vela"])
+    with pytest.raises(OptionsError, match=r"`runtimes`: Unknown runtime 'tvm'; runtimes for"):
+        Classifier(task="digits", devices=["cortex_m4"], runtimes=["tvm"])
+    with pytest.raises(OptionsError, match=r"already name their runtime"):
+        Classifier(task="digits", devices=["cortex_m4/plumerai"], runtimes=["hale"])
+    named = Classifier(task="digits", devices=["cortex_m4/plumerai", "cortex_m7"])
+    assert named.check({**CNN, "device": "cortex_m4/plumerai"})["flash_excess_kB"] < 0
 
 
 def test_options_are_checked() -> None:

@@ -1,330 +1,214 @@
-"""Predict the public MLPerf Tiny rows from a board's core class, clock and model statistics.
+"""How well the runtime-aware hardware model predicts MLPerf Tiny rows it was not fitted to.
 
-Every Cortex-M row of ``../shared/data/mlperf_tiny/results_v0.5-v1.0.csv`` is predicted by
-the hardware model from (core class, clock, supply voltage of the energy run, the model's
-graph statistics). Profiles hold a few constants per core class, not one per board or row:
-the error tables say how far that gets a board, and the leave-one-board-out table how far it
-gets a board the constants never saw. Graph statistics come from three sources: the
-reference models rebuilt layer by layer (``objectives/hardware/reference.py``), the four
-reference architectures built in PyTorch, exported to ONNX and read by ``graph_from_onnx``,
-and the MACs and parameter count alone. ``--fit`` prints the class constants the shipped
-profiles carry (and the Ethos-U55 fit to Vela estimates).
+The model (``objectives/hardware/runtime_model.py``, fitted by ``fit.py``) predicts a row from
+its core class, runtime, board, clock and the model's graph statistics. This script measures
+it on the public rows (``../shared/data/mlperf_tiny``, v0.5-v1.1): leave-one-round-out (fit
+v0.5-v1.0, predict v1.1), leave-one-system-out, -board-out, -runtime-out and -pair-out,
+few-shot calibration with k = 1, 2, 3 rows of a board and runtime, Kendall tau of the ranking
+of board + runtime choices per benchmark, energy, and the coverage of the ``*_p90`` bounds.
+Every sentence of the report is written from the numbers. ``--write-model`` refits the shipped
+``objectives/hardware/profiles/runtime_model.yaml`` on all rows.
 
-Command (writes experiments/benchmarks/results/hardware_mlperf.md):
+Commands (from the repository root; the first writes
+experiments/benchmarks/results/hardware_mlperf.md, the second the shipped model):
 
-    OMP_NUM_THREADS=1 .venv/bin/python experiments/benchmarks/hardware_mlperf.py
+    OMP_NUM_THREADS=1 .venv/bin/python -m experiments.benchmarks.hardware_mlperf
+    OMP_NUM_THREADS=1 .venv/bin/python -m experiments.benchmarks.hardware_mlperf --write-model
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import dataclasses
 import math
 import sys
-import tempfile
-import warnings
-from collections.abc import Callable, Sequence
-from functools import cache
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
-from objectives.hardware import cost_on_devices, graph_from_onnx, load_device, reference_graph
-from objectives.hardware.calibrate import ErrorStats, fit_profile, predict
-from objectives.hardware.measurements import Measurement, coarse_graph
+from experiments.benchmarks.hardware_eval import (
+    Z90,
+    Errors,
+    few_shot_table,
+    fit,
+    held_out,
+    kendall_by_benchmark,
+    predict_energy,
+)
+from experiments.benchmarks.mlperf_models import onnx_graph
+from objectives.hardware import cost_on_devices, load_device, reference_graph
+from objectives.hardware.calibrate import fit_profile, predict
+from objectives.hardware.fit import fit_runtime_model, predict_frame, row_features, row_runtime
+from objectives.hardware.measurements import Measurement
+from objectives.hardware.mlperf import read_mlperf
 from objectives.hardware.power import average_power_mW
-from objectives.hardware.profile import DeviceProfile
-from objectives.hardware.stats import GraphStats
+from objectives.hardware.runtime_model import RuntimeModel, runtime_model
+from objectives.hardware.runtimes import RuntimeRef
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "mlperf_tiny"
+CSVS = ("results_v0.5-v1.0.csv", "results_v1.1.csv")
 RESULTS = ROOT / "experiments" / "benchmarks" / "results" / "hardware_mlperf.md"
-COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python experiments/benchmarks/hardware_mlperf.py"
+MODEL_YAML = ROOT / "objectives" / "hardware" / "profiles" / "runtime_model.yaml"
+COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python -m experiments.benchmarks.hardware_mlperf"
 BENCHMARKS = ("ic", "kws", "vww", "ad")
+HELD_OUT_ROUND = "v1.1"
+RANK_APART = 1.1
+"""Pairs of systems whose measured latencies differ by more than this factor: the ones a
+ranking can be asked to order (X-CUBE-AI 7.3 and 8.0 on one board differ by 1-2 %)."""
 
-CORE_CLASSES = {"Cortex-M4": "cortex_m4", "Cortex-M7": "cortex_m7", "Cortex-M33": "cortex_m33"}
-"""MLPerf ``processor_core`` -> profile whose class constants predict it."""
-
-UNSEEN_CORES = {"Cortex-M33 + Silicon Labs MVP": "cortex_m33"}
-"""Cores predicted with the class of their CPU although an accelerator helps them: a test
-of what a class profile says about a board it was not fitted to."""
-
-NEUTRAL_START = {"int8": 0.5, "bytes_per_cycle": 1.0, "cycles_per_output": 10.0}
-"""Start of every class fit, so that the fit does not lean on the shipped values."""
-
-GraphFn = Callable[[pd.Series], GraphStats]
-
-
-# --- the four MLPerf Tiny reference architectures in PyTorch (mlcommons/tiny training code) --
-
-
-def _conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Module:
-    """Conv + BN + ReLU with 'same' output size (BN folds into the conv at export)."""
-    conv = nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False)
-    return nn.Sequential(conv, nn.BatchNorm2d(c_out), nn.ReLU())
-
-
-class _ResidualStack(nn.Module):
-    """Two 3x3 convs and a shortcut (a strided 1x1 conv where the shape changes), added."""
-
-    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = _conv_bn(c_in, c_out, 3, stride)
-        self.conv2 = nn.Sequential(nn.Conv2d(c_out, c_out, 3, 1, 1), nn.BatchNorm2d(c_out))
-        self.shortcut = nn.Conv2d(c_in, c_out, 1, stride) if stride != 1 else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv2(self.conv1(x))
-        return torch.relu(y + self.shortcut(x))
-
-
-def torch_resnet8() -> nn.Module:
-    return nn.Sequential(
-        _conv_bn(3, 16, 3),
-        _ResidualStack(16, 16, 1),
-        _ResidualStack(16, 32, 2),
-        _ResidualStack(32, 64, 2),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(64, 10),
-    )
-
-
-def torch_ds_cnn() -> nn.Module:
-    stem = nn.Sequential(
-        nn.Conv2d(1, 64, (10, 4), 2, (5, 1), bias=False), nn.BatchNorm2d(64), nn.ReLU()
-    )
-    blocks = [nn.Sequential(_conv_bn(64, 64, 3, groups=64), _conv_bn(64, 64, 1)) for _ in range(4)]
-    return nn.Sequential(stem, *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 12))
-
-
-def torch_mobilenet_v1_025() -> nn.Module:
-    widths = (16, 32, 32, 64, 64, 128, 128, 128, 128, 128, 128, 256, 256)
-    strides = (1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1)
-    layers, c_in = [_conv_bn(3, 8, 3, 2)], 8
-    for c_out, stride in zip(widths, strides, strict=True):
-        layers += [_conv_bn(c_in, c_in, 3, stride, groups=c_in), _conv_bn(c_in, c_out, 1)]
-        c_in = c_out
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, 2))
-
-
-def torch_fc_autoencoder() -> nn.Module:
-    widths = (640, 128, 128, 128, 128, 8, 128, 128, 128, 128)
-    layers: list[nn.Module] = []
-    for n_in, n_out in itertools.pairwise(widths):
-        layers += [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.ReLU()]
-    return nn.Sequential(*layers, nn.Linear(128, 640))
-
-
-TORCH_MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
-    "ic": (torch_resnet8, (3, 32, 32)),
-    "kws": (torch_ds_cnn, (1, 49, 10)),
-    "vww": (torch_mobilenet_v1_025, (3, 96, 96)),
-    "ad": (torch_fc_autoencoder, (640,)),
+BARS = {
+    "loro_median": 0.15,
+    "loro_p90": 0.40,
+    "few_shot_median": 0.08,
+    "energy_median": 0.20,
+    "kendall": 0.85,
 }
+"""The bars of issue 13."""
 
 
-@cache
-def onnx_graph(benchmark: str) -> GraphStats:
-    """The PyTorch model exported to ONNX, read back as int8 graph statistics."""
-    build, shape = TORCH_MODELS[benchmark]
-    model = build().eval()
-    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        path = Path(folder) / f"{benchmark}.onnx"
-        torch.onnx.export(model, (torch.zeros(1, *shape),), str(path), dynamo=False)
-        return graph_from_onnx(path, weight_bits=8, activation_bits=8)
+def met(value: float, bar: float, *, at_least: bool = False) -> str:
+    ok = value >= bar if at_least else value <= bar
+    return "met" if ok else "**missed**"
 
 
-# --- rows, fits and error tables --------------------------------------------------------
+def pct(x: float) -> str:
+    return f"{x:.1%}"
 
 
-def per_layer(row: pd.Series) -> GraphStats:
-    """The reference model rebuilt layer by layer (objectives.hardware.reference)."""
-    return reference_graph(row["benchmark"])
-
-
-def from_onnx(row: pd.Series) -> GraphStats:
-    """The PyTorch reference architecture, exported to ONNX and read by graph_from_onnx."""
-    return onnx_graph(row["benchmark"])
-
-
-def macs_params(row: pd.Series) -> GraphStats:
-    """Only the model's MACs and parameter count, as the CSV lists them."""
-    return coarse_graph(int(row["model_macs"]), int(row["model_params"]))
-
-
-GRAPH_SOURCES: dict[str, GraphFn] = {
-    "per-layer, reference.py": per_layer,
-    "per-layer, PyTorch -> ONNX": from_onnx,
-    "MACs + params only": macs_params,
-}
-
-
-def load_rows() -> pd.DataFrame:
-    """MLPerf rows with the supply voltage of the energy run parsed from the notes."""
-    frame = pd.read_csv(DATA / "results_v0.5-v1.0.csv")
-    stated = frame["hardware_notes"].str.extract(r"at ([0-9.]+) ?V", expand=False).astype(float)
-    frame["supply_stated"] = stated.notna()
-    frame["board_id"] = frame["board"].str.upper()
-    frame["profile"] = frame["processor_core"].map(CORE_CLASSES | UNSEEN_CORES)
-    class_median = stated.groupby(frame["profile"]).transform("median")
-    frame["supply_V"] = stated.fillna(class_median)
-    return frame
-
-
-def measurements(
-    rows: pd.DataFrame, graph: GraphFn, *, energy_needs_supply: bool
-) -> list[Measurement]:
-    """Rows as calibration measurements; energy kept only where the supply is stated."""
-    out = []
-    for _, row in rows.iterrows():
-        keep_energy = not math.isnan(row["energy_uJ"]) and (
-            row["supply_stated"] or not energy_needs_supply
-        )
-        out.append(
-            Measurement(
-                graph=graph(row),
-                latency_ms=float(row["latency_ms"]),
-                energy_mJ=float(row["energy_uJ"]) / 1e3 if keep_energy else None,
-                clock_mhz=float(row["clock_mhz"]),
-                supply_V=float(row["supply_V"]),
-            )
-        )
-    return out
-
-
-def neutral(profile: DeviceProfile) -> DeviceProfile:
-    """The profile with its fitted compute constants reset to ``NEUTRAL_START``."""
-    assert profile.compute is not None
-    scale = NEUTRAL_START["int8"] / profile.compute.macs_per_cycle["int8"]
-    compute = profile.compute.model_copy(
-        update={
-            "macs_per_cycle": {k: v * scale for k, v in profile.compute.macs_per_cycle.items()},
-            "bytes_per_cycle": NEUTRAL_START["bytes_per_cycle"],
-            "cycles_per_output": NEUTRAL_START["cycles_per_output"],
-        }
-    )
-    return profile.model_copy(update={"compute": compute})
-
-
-def class_fit(profile: DeviceProfile, rows: pd.DataFrame, graph: GraphFn) -> DeviceProfile:
-    """Class constants fitted to all given rows (latency) and rows with a stated supply (power)."""
-    fitted, _ = fit_profile(neutral(profile), measurements(rows, graph, energy_needs_supply=True))
-    return fitted
-
-
-def fit_all(frame: pd.DataFrame, graph: GraphFn) -> dict[str, DeviceProfile]:
-    return {
-        name: class_fit(load_device(name), frame[frame["processor_core"] == core], graph)
-        for core, name in CORE_CLASSES.items()
-    }
-
-
-def predictions(
-    profile: DeviceProfile, rows: pd.DataFrame, graph: GraphFn
-) -> tuple[list[float], list[float]]:
-    """Predicted latency and energy (NaN where the row has no energy) for every row."""
-    lat, energy = [], []
-    for m in measurements(rows, graph, energy_needs_supply=False):
-        t, e = predict(profile, m)
-        lat.append(t)
-        energy.append(e if m.energy_mJ is not None else float("nan"))
-    return lat, energy
-
-
-def error_stats(
-    rows: pd.DataFrame, lat: Sequence[float], energy: Sequence[float]
-) -> tuple[ErrorStats, ErrorStats]:
-    measured_e = rows["energy_uJ"].to_numpy() / 1e3
-    has_e = ~np.isnan(np.asarray(energy)) & ~np.isnan(measured_e)
-    lat_s = ErrorStats.of(list(lat), list(rows["latency_ms"]))
-    e_s = ErrorStats.of(list(np.asarray(energy)[has_e]), list(measured_e[has_e]))
-    return lat_s, e_s
-
-
-def cells(stats: ErrorStats) -> str:
-    if not stats.n:
-        return "0 | n/a | n/a"
-    return f"{stats.n} | {stats.median:.1%} | {stats.p90:.1%}"
-
-
-def stats_row(label: str, rows: pd.DataFrame, lat: Sequence[float], energy: Sequence[float]) -> str:
-    lat_s, e_s = error_stats(rows, lat, energy)
-    return f"| {label} | {cells(lat_s)} | {cells(e_s)} |"
-
-
-TABLE_HEAD = (
-    "| core | latency rows | latency median | latency p90 | energy rows | energy median "
-    "| energy p90 |\n|---|---|---|---|---|---|---|"
-)
-
-
-def core_label(core: str) -> str:
-    return core if core in CORE_CLASSES else f"{core} (as {UNSEEN_CORES[core]}, not fitted)"
-
-
-def all_rows_table(
-    frame: pd.DataFrame, graph: GraphFn, profiles: dict[str, DeviceProfile]
-) -> tuple[str, pd.DataFrame]:
-    """Error per core with class profiles fitted on all rows of the class."""
-    lines, per_row = [TABLE_HEAD], []
-    for core in [*CORE_CLASSES, *UNSEEN_CORES]:
-        rows = frame[frame["processor_core"] == core]
-        lat, energy = predictions(profiles[(CORE_CLASSES | UNSEEN_CORES)[core]], rows, graph)
-        lines.append(stats_row(core_label(core), rows, lat, energy))
-        per_row.append(rows.assign(pred_latency_ms=lat, pred_energy_mJ=energy))
-    predicted = pd.concat(per_row)
-    fitted = predicted[predicted["processor_core"].isin(list(CORE_CLASSES))]
-    label = "all rows of the three fitted classes"
-    lines.append(stats_row(label, fitted, fitted["pred_latency_ms"], fitted["pred_energy_mJ"]))
-    return "\n".join(lines), predicted
-
-
-def lobo_table(frame: pd.DataFrame, graph: GraphFn) -> str:
-    """Error per core when each board is predicted by constants fitted to the other boards."""
-    lines = [TABLE_HEAD]
-    for core, name in CORE_CLASSES.items():
-        rows = frame[frame["processor_core"] == core]
-        lat_all, e_all, order = [], [], []
-        for board, held in rows.groupby("board_id"):
-            others = rows[rows["board_id"] != board]
-            if others.empty:
-                continue
-            fitted = class_fit(load_device(name), others, graph)
-            lat, energy = predictions(fitted, held, graph)
-            if not any(others["supply_stated"] & others["energy_uJ"].notna()):
-                energy = [float("nan")] * len(held)  # no other board of the class has energy
-            lat_all += lat
-            e_all += energy
-            order.append(held)
-        lines.append(stats_row(core, pd.concat(order), lat_all, e_all))
+def error_table(
+    frame: pd.DataFrame, latency: np.ndarray, energy: np.ndarray, by: str | list[str]
+) -> str:
+    lines = [
+        f"| {by if isinstance(by, str) else ' / '.join(by)} | latency rows | latency median "
+        "| latency p90 | energy rows | energy median | energy p90 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    grouped = frame.assign(_lat=latency, _e=energy).groupby(by)
+    for key, g in grouped:
+        label = key if isinstance(key, str) else " / ".join(map(str, key))
+        lat = Errors.of(g["_lat"], g["latency_ms"])
+        e = Errors.of(g["_e"], g["energy_mJ"])
+        lines.append(f"| {label} | {lat.cells()} | {e.cells()} |")
+    lat = Errors.of(latency, frame["latency_ms"])
+    e = Errors.of(energy, frame["energy_mJ"])
+    lines.append(f"| **all** | {lat.cells()} | {e.cells()} |")
     return "\n".join(lines)
 
 
-def summary_table(frame: pd.DataFrame) -> str:
-    """Median and p90 |error| per core class for every graph source: the shipped profiles
-    for per-layer graphs, a class fit of their own for MACs + params only."""
+def coverage(model: RuntimeModel, frame: pd.DataFrame, latency: np.ndarray) -> tuple[float, int]:
+    """Share of rows measured at or below the predicted p90 bound of ``model``'s spreads."""
+    inside = []
+    for i, row in enumerate(frame.itertuples()):
+        core, ref = row_runtime(model, row)
+        sd = model.predict(core, ref, row.board_id).latency_log_sd
+        inside.append(row.latency_ms <= latency[i] * math.exp(Z90 * sd))
+    return float(np.mean(inside)), len(inside)
+
+
+# --- sections ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Numbers:
+    """Everything the sentences are written from."""
+
+    loro: Errors
+    loro_energy: Errors
+    loro_no_step: Errors
+    loro_mean_runtime: Errors
+    loro_coverage: tuple[float, int]
+    loso: Errors
+    loso_energy: Errors
+    loso_coverage: tuple[float, int]
+    lobo: Errors
+    loro_runtime: Errors
+    lopo: Errors
+    fewshot_loso: dict
+    fewshot_loro: dict
+    kendall_loro: dict[str, tuple[float, int]]
+    kendall_loso: dict[str, tuple[float, int]]
+    kendall_loro_apart: dict[str, tuple[float, int]]
+    kendall_loso_apart: dict[str, tuple[float, int]]
+    in_sample: Errors
+
+
+def loro_variants(
+    model: RuntimeModel, test: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """v1.1 predicted as shipped, without the generation step, and with a runtime that has
+    no rows taken as the average runtime (its effects at the prior) instead of the fastest."""
+    shipped = predict_frame(model, test)
+    no_step = predict_frame(dataclasses.replace(model, generation_step=0.0), test)
+    features = row_features(test)
+    mean_runtime = np.empty(len(test))
+    for i, row in enumerate(test.itertuples()):
+        ref = RuntimeRef(row.family, row.generation, row.version)
+        theta = model.log_parameters(row.core, ref, row.board_id)
+        mean_runtime[i] = float(features[i] @ np.exp(theta)) / (row.clock_mhz * 1e3)
+    return shipped, no_step, mean_runtime
+
+
+def few_shot_lines(table: dict, what: str) -> list[str]:
+    lines = []
+    for k, fs in table.items():
+        cal, scale, none = fs.stats()
+        choices = ", ".join(f"{n} {c}" for n, c in sorted(fs.choices.items(), key=lambda x: -x[1]))
+        lines.append(
+            f"| {what} | {k} | {cal.n} | {pct(cal.median)} / {pct(cal.p90)} "
+            f"| {pct(scale.median)} / {pct(scale.p90)} | {pct(none.median)} / {pct(none.p90)} "
+            f"| {choices} |"
+        )
+    return lines
+
+
+def kendall_line(taus: dict[str, tuple[float, int]]) -> str:
+    return " | ".join(f"{taus[b][0]:.3f} ({taus[b][1]})" for b in BENCHMARKS if b in taus)
+
+
+def runtime_mapping_table(frame: pd.DataFrame, model: RuntimeModel) -> str:
     lines = [
-        "| core | graph statistics | latency rows | latency median | latency p90 "
-        "| energy rows | energy median | energy p90 |",
+        "| framework (v1.1) | core | runtime as fitted | predicted with |",
+        "|---|---|---|---|",
+    ]
+    seen = set()
+    for row in frame.itertuples():
+        key = (row.framework, row.core)
+        if key in seen:
+            continue
+        seen.add(key)
+        _, ref = row_runtime(model, row)
+        how = f"{ref.family} {model.effective_generation(ref.family, ref.generation)}"
+        if ref.family != row.family:
+            how += " (no rows of this runtime before v1.1: the fastest fitted one)"
+        elif model.is_newer(ref):
+            how += f" + generation step x{math.exp(model.generation_step):.2f} (newer version)"
+        lines.append(f"| {row.framework} | {row.core} | {row.family} {row.generation} | {how} |")
+    return "\n".join(lines)
+
+
+def every_row_table(frame: pd.DataFrame, latency: np.ndarray, energy: np.ndarray) -> str:
+    lines = [
+        "| round | board | core | MHz | runtime | model | latency ms (meas / held-out pred) "
+        "| energy mJ (meas / pred) |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    shipped = {name: load_device(name) for name in CORE_CLASSES.values()}
-    for source, graph in GRAPH_SOURCES.items():
-        profiles = shipped if graph is not macs_params else fit_all(frame, graph)
-        for core, name in CORE_CLASSES.items():
-            rows = frame[frame["processor_core"] == core]
-            lat_s, e_s = error_stats(rows, *predictions(profiles[name], rows, graph))
-            lines.append(f"| {core} | {source} | {cells(lat_s)} | {cells(e_s)} |")
+    for i, r in enumerate(frame.itertuples()):
+        e = "-"
+        if math.isfinite(r.energy_mJ):
+            e = f"{r.energy_mJ:.3f} / {energy[i]:.3f}"
+        lines.append(
+            f"| {r.round} | {r.board_id} | {r.core} | {r.clock_mhz:g} | {r.family} {r.generation} "
+            f"| {r.benchmark} | {r.latency_ms:.2f} / {latency[i]:.2f} | {e} |"
+        )
     return "\n".join(lines)
 
 
 def onnx_stats_table() -> str:
-    """Totals of the three graph sources against devices.md section 3."""
+    """Totals of the graph sources against devices.md section 3."""
     published = {
         "ic": (12_505_748, 77_708),
         "kws": (2_664_792, 22_606),
@@ -346,30 +230,10 @@ def onnx_stats_table() -> str:
     return "\n".join(lines)
 
 
-def constants_table(profiles: dict[str, DeviceProfile], frame: pd.DataFrame) -> str:
-    lines = [
-        "| profile | int8 MACs/cycle | bytes/cycle | cycles/output | mA/MHz | latency rows "
-        "| energy rows (stated supply) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for core, name in CORE_CLASSES.items():
-        p = profiles[name]
-        assert p.compute is not None
-        rows = frame[frame["processor_core"] == core]
-        n_energy = int((rows["energy_uJ"].notna() & rows["supply_stated"]).sum())
-        ma_per_mhz = p.active_power_mW / p.supply_V / p.clock_mhz
-        lines.append(
-            f"| {name} | {p.compute.macs_per_cycle['int8']:.4g} | {p.compute.bytes_per_cycle:.4g} "
-            f"| {p.compute.cycles_per_output:.4g} | {ma_per_mhz:.4g} "
-            f"| {len(rows)} | {n_energy} |"
-        )
-    return "\n".join(lines)
-
-
-def crossover_s(device_a: str, device_b: str, graph: GraphStats) -> float:
+def crossover_s(device_a: str, device_b: str, benchmark: str) -> float:
     """Period where both devices draw the same average power (the duty-cycle equation)."""
     a, b = load_device(device_a), load_device(device_b)
-    costs = cost_on_devices(graph, [device_a, device_b])
+    costs = cost_on_devices(reference_graph(benchmark), [device_a, device_b])
     fixed = [
         costs[p.name].energy_mJ - p.idle_power_mW * costs[p.name].latency_ms / 1e3 for p in (a, b)
     ]
@@ -377,7 +241,6 @@ def crossover_s(device_a: str, device_b: str, graph: GraphStats) -> float:
 
 
 def duty_cycle_table() -> str:
-    """M4 vs M7 profiles: average power at 0.5 s and 2.5 s, and the crossover period."""
     lines = [
         "| model | M4 t (ms) | M4 E (mJ) | M7 t (ms) | M7 E (mJ) | P_avg @0.5 s M4 / M7 (mW) "
         "| P_avg @2.5 s M4 / M7 (mW) | crossover T* (s) |",
@@ -394,185 +257,315 @@ def duty_cycle_table() -> str:
             f"| {bench} | {c4.latency_ms:.1f} | {c4.energy_mJ:.2f} | {c7.latency_ms:.1f} | "
             f"{c7.energy_mJ:.2f} | {p[0.5][0]:.2f} / {p[0.5][1]:.2f} | "
             f"{p[2.5][0]:.2f} / {p[2.5][1]:.2f} | "
-            f"{crossover_s('cortex_m4', 'cortex_m7', reference_graph(bench)):.2f} |"
+            f"{crossover_s('cortex_m4', 'cortex_m7', bench):.2f} |"
         )
     return "\n".join(lines)
 
 
-def vela_rows() -> pd.DataFrame:
+def vela_table() -> str:
+    """The shipped Ethos-U55-128 profile against Vela's Alif RTSS-HE estimates (not rows)."""
     frame = pd.read_csv(DATA / "ethos_u55_vela_estimates.csv")
-    keep = (frame["accelerator"] == "Ethos_U55_128") & (
-        frame["system_config"] == "RTSS_HE_SRAM_MRAM"
-    )
-    return frame[keep]
-
-
-def vela_fit() -> tuple[DeviceProfile, str]:
-    """Fit the Ethos-U55-128 constants to Vela's Alif RTSS-HE estimates (4 rows)."""
-    rows = vela_rows()
-    ms = [
-        Measurement(
-            reference_graph(r["benchmark"]),
-            float(r["est_latency_ms"]),
-            clock_mhz=float(r["npu_clock_mhz"]),
-        )
-        for _, r in rows.iterrows()
+    rows = frame[
+        (frame["accelerator"] == "Ethos_U55_128") & (frame["system_config"] == "RTSS_HE_SRAM_MRAM")
     ]
     shipped = load_device("ethos_u55")
-    fitted, result = fit_profile(neutral(shipped), ms)
+    ms = [
+        Measurement(reference_graph(r["benchmark"]), float(r["est_latency_ms"]), clock_mhz=160.0)
+        for _, r in rows.iterrows()
+    ]
+    _, result = fit_profile(shipped, ms)
     lines = ["| model | Vela estimate (ms) | shipped profile (ms) |", "|---|---|---|"]
     for (_, r), m in zip(rows.iterrows(), ms, strict=True):
-        predicted = predict(shipped, m)[0]
-        lines.append(f"| {r['benchmark']} | {r['est_latency_ms']:.3f} | {predicted:.3f} |")
-    return fitted, "\n".join(lines) + "\n\n" + result.summary().replace("\n", "  \n")
-
-
-def every_row_table(per_row: pd.DataFrame) -> str:
-    lines = [
-        "| board | core | MHz | framework | model | latency ms (meas / pred) "
-        "| energy mJ (meas / pred) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for _, r in per_row.iterrows():
-        energy = "-"
-        if not math.isnan(r["energy_uJ"]):
-            energy = f"{r['energy_uJ'] / 1e3:.3f} / {r['pred_energy_mJ']:.3f}"
         lines.append(
-            f"| {r['board']} | {r['processor_core']} | {r['clock_mhz']:g} "
-            f"| {str(r['framework'])[:40]} | {r['benchmark']} "
-            f"| {r['latency_ms']:.2f} / {r['pred_latency_ms']:.2f} | {energy} |"
+            f"| {r['benchmark']} | {r['est_latency_ms']:.3f} | {predict(shipped, m)[0]:.3f} |"
         )
+    return (
+        "\n".join(lines)
+        + f"\n\nRefit from the shipped constants: {result.latency_after.median:.1%} median error."
+    )
+
+
+def constants_table() -> str:
+    lines = [
+        "| device | runtime | conv | depthwise | dense (cycles/MAC) | per output | per element "
+        "| per layer | active mW | latency log sd |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for device in ("cortex_m0plus", "cortex_m4", "cortex_m7", "cortex_m33", "efr32mg24"):
+        for runtime in ("default", "plumerai", "hale"):
+            name = device if runtime == "default" else f"{device}/{runtime}"
+            try:
+                p = load_device(name)
+            except ValueError:
+                continue
+            if p.uncertainty is not None and p.uncertainty.note:
+                continue
+            c = p.compute
+            assert c is not None and c.cycles_per_mac is not None
+            lines.append(
+                f"| {device} | {p.runtime} | {c.cycles_per_mac['conv']:.2f} "
+                f"| {c.cycles_per_mac['depthwise_conv']:.2f} | {c.cycles_per_mac['dense']:.2f} "
+                f"| {c.cycles_per_output:.1f} | {c.cycles_per_element:.2f} "
+                f"| {c.layer_overhead_cycles:.0f} | {p.active_power_mW:.1f} "
+                f"| {p.uncertainty.latency_log_sd if p.uncertainty else 0:.3f} |"
+            )
     return "\n".join(lines)
 
 
-def report(frame: pd.DataFrame) -> str:
-    shipped = {name: load_device(name) for name in CORE_CLASSES.values()}
-    layer_table, per_row = all_rows_table(frame, per_layer, shipped)
-    coarse_table, _ = all_rows_table(frame, macs_params, fit_all(frame, macs_params))
-    skipped = frame[frame["profile"].isna()]["processor_core"].value_counts()
-    n_predicted = int(frame["profile"].notna().sum())
-    _, vela_table = vela_fit()
-    return f"""# Hardware model vs. the public MLPerf Tiny rows
+def measure(frame: pd.DataFrame) -> tuple[Numbers, dict[str, str]]:
+    """Run every protocol; returns the numbers and the tables."""
+    train = frame[frame["round"] != HELD_OUT_ROUND].reset_index(drop=True)
+    test = frame[frame["round"] == HELD_OUT_ROUND].reset_index(drop=True)
+    print("leave-one-round-out ...", flush=True)
+    loro_model = fit_runtime_model(train, held_out=True)
+    shipped, no_step, mean_runtime = loro_variants(loro_model, test)
+    loro_energy = predict_energy(loro_model, test, shipped)
+    print("leave-one-system-out ...", flush=True)
+    loso_models: dict[str, RuntimeModel] = {}
+    loso_lat, loso_e = held_out(frame, frame["system"], models=loso_models)
+    print("leave-one-board-out, -runtime-out, -pair-out ...", flush=True)
+    lobo_lat, lobo_e = held_out(frame, frame["board_id"], keep_board=False)
+    loro_rt_lat, _ = held_out(frame, frame["family"])
+    lopo_lat, _ = held_out(frame, frame["core"] + "/" + frame["family"])
+    print("few-shot ...", flush=True)
+    fs_loso = few_shot_table(frame, frame["system"].unique(), loso_models.__getitem__)
+    fs_loro = few_shot_table(test, test["system"].unique(), lambda _: loro_model)
+    full = fit(frame)
+    in_lat = predict_frame(full, frame)
+    numbers = Numbers(
+        loro=Errors.of(shipped, test["latency_ms"]),
+        loro_energy=Errors.of(loro_energy, test["energy_mJ"]),
+        loro_no_step=Errors.of(no_step, test["latency_ms"]),
+        loro_mean_runtime=Errors.of(mean_runtime, test["latency_ms"]),
+        loro_coverage=coverage(loro_model, test, shipped),
+        loso=Errors.of(loso_lat, frame["latency_ms"]),
+        loso_energy=Errors.of(loso_e, frame["energy_mJ"]),
+        loso_coverage=coverage(runtime_model(), frame, loso_lat),
+        lobo=Errors.of(lobo_lat, frame["latency_ms"]),
+        loro_runtime=Errors.of(loro_rt_lat, frame["latency_ms"]),
+        lopo=Errors.of(lopo_lat, frame["latency_ms"]),
+        fewshot_loso=fs_loso,
+        fewshot_loro=fs_loro,
+        kendall_loro=kendall_by_benchmark(test, shipped),
+        kendall_loso=kendall_by_benchmark(frame, loso_lat),
+        kendall_loro_apart=kendall_by_benchmark(test, shipped, apart=RANK_APART),
+        kendall_loso_apart=kendall_by_benchmark(frame, loso_lat, apart=RANK_APART),
+        in_sample=Errors.of(in_lat, frame["latency_ms"]),
+    )
+    tables = {
+        "loro_core": error_table(test, shipped, loro_energy, "core"),
+        "loro_runtime": error_table(test, shipped, loro_energy, ["family", "generation"]),
+        "loro_mapping": runtime_mapping_table(test, loro_model),
+        "loso_core": error_table(frame, loso_lat, loso_e, "core"),
+        "loso_runtime": error_table(frame, loso_lat, loso_e, "family"),
+        "loso_board": error_table(frame, loso_lat, loso_e, "board_id"),
+        "lobo_core": error_table(frame, lobo_lat, lobo_e, "core"),
+        "lort_runtime": error_table(frame, loro_rt_lat, np.full(len(frame), np.nan), "family"),
+        "lopo_core": error_table(frame, lopo_lat, np.full(len(frame), np.nan), ["core", "family"]),
+        "rows": every_row_table(frame, loso_lat, loso_e),
+    }
+    return numbers, tables
+
+
+def report(frame: pd.DataFrame, skipped: dict[str, int]) -> str:
+    n, t = measure(frame)
+    fs3_loso = n.fewshot_loso[3].stats()
+    fs3_loro = n.fewshot_loro[3].stats()
+    worst_tau = min(tau for tau, _ in n.kendall_loro.values())
+    worst_tau_loso = min(tau for tau, _ in n.kendall_loso.values())
+    bar_rows = [
+        f"| leave-one-round-out (fit v0.5-v1.0, predict v1.1), median latency error "
+        f"| {pct(n.loro.median)} | <= 15% | {met(n.loro.median, BARS['loro_median'])} |",
+        f"| leave-one-round-out, p90 latency error | {pct(n.loro.p90)} | <= 40% "
+        f"| {met(n.loro.p90, BARS['loro_p90'])} |",
+        f"| few-shot, 3 rows of the board + runtime, median (prior without the system) "
+        f"| {pct(fs3_loso[0].median)} (one scale factor {pct(fs3_loso[1].median)}) | <= 8% "
+        f"| {met(fs3_loso[0].median, BARS['few_shot_median'])} |",
+        f"| few-shot, 3 rows, v1.1 systems with the v0.5-v1.0 prior, median "
+        f"| {pct(fs3_loro[0].median)} (one scale factor {pct(fs3_loro[1].median)}) | <= 8% "
+        f"| {met(fs3_loro[0].median, BARS['few_shot_median'])} |",
+        f"| energy, leave-one-round-out, median | {pct(n.loro_energy.median)} "
+        f"({n.loro_energy.n} rows) | <= 20% | {met(n.loro_energy.median, BARS['energy_median'])} |",
+        f"| energy, leave-one-system-out, median | {pct(n.loso_energy.median)} "
+        f"({n.loso_energy.n} rows) | <= 20% | {met(n.loso_energy.median, BARS['energy_median'])} |",
+        f"| Kendall tau of the v1.1 ranking per benchmark (ic, kws, vww, ad) "
+        f"| {kendall_line(n.kendall_loro)} | >= 0.85 each "
+        f"| {met(worst_tau, BARS['kendall'], at_least=True)} |",
+        f"| Kendall tau, leave-one-system-out, all rounds | {kendall_line(n.kendall_loso)} "
+        f"| >= 0.85 each | {met(worst_tau_loso, BARS['kendall'], at_least=True)} |",
+    ]
+    fewshot_rows = few_shot_lines(n.fewshot_loso, "all systems, prior without the system")
+    fewshot_rows += few_shot_lines(n.fewshot_loro, "v1.1 systems, prior v0.5-v1.0")
+    step = runtime_model().generation_step
+    not_modelled = ", ".join(f"{k} ({v})" for k, v in skipped.items())
+    fewshot_head = (
+        "| prior | k | predictions | calibrated median / p90 | one scale factor | prior alone "
+        "| shrinkage chosen |"
+    )
+    return f"""# Runtime-aware hardware model vs. the public MLPerf Tiny rows
 
 Command: `{COMMAND}`
 
-Data: `../shared/data/mlperf_tiny/results_v0.5-v1.0.csv` ({len(frame)} rows; the {n_predicted}
-on Cortex-M cores are predicted), `ethos_u55_vela_estimates.csv`.
-Error = |predicted / measured - 1|. A row is predicted from its core class only (the
-cortex_m4 / cortex_m7 / cortex_m33 profile: 3 compute constants and 1 active current per
-MHz, fitted once per class over all boards and frameworks of the class, never per row), the
-row's clock, and the model's statistics. Energy = class current per MHz x the row's clock x
-the supply stated in the row's hardware notes (class median where none is stated) x the
-predicted latency, so it carries the latency error too.
+Data: `../shared/data/mlperf_tiny/{CSVS[0]}` and `{CSVS[1]}`: {len(frame)} rows on the
+modelled cores ({", ".join(sorted(frame["core"].unique()))}), {frame["system"].nunique()} systems
+(round x submitter x system x runtime), {frame["board_id"].nunique()} boards,
+{frame["family"].nunique()} runtimes. Not modelled: {not_modelled}.
+Error = |predicted / measured - 1|. A row is predicted from its core class, runtime (a runtime
+without fitted rows: the fastest fitted one on its core; a version newer than every fitted one:
+the latest generation x {math.exp(step):.2f}, half the mean step between consecutive
+generations), board (its fitted effect where the fit saw the board), clock and the graph
+statistics of the reference model.
 
-## Summary: |error| per core class and source of the model statistics
+## Bars of issue 13
 
-Per-layer graphs are predicted by the shipped profiles (which carry the per-layer class fit);
-MACs + params only has a class fit of its own (its constants absorb the activation terms the
-one-layer stand-in leaves out).
+| measure | measured | bar | |
+|---|---|---|---|
+{chr(10).join(bar_rows)}
 
-{summary_table(frame)}
+## 1. Leave one round out: fit v0.5-v1.0, predict v1.1
 
-## 1. Shipped profiles, per-layer reference graphs
+The {n.loro.n} rows of v1.1, predicted by a model that never saw the round: median
+{pct(n.loro.median)}, p90 {pct(n.loro.p90)}. How each v1.1 runtime was predicted:
 
-{layer_table}
+{t["loro_mapping"]}
 
-The spread within a class is mostly the runtime: on the same NUCLEO-L4R5ZI at 120 MHz, IC takes
-704 ms with TFLM v2.3.1 (v0.5 reference) and 173 ms with the Plumerai engine, a 4x range that
-no per-class constant can follow. The MVP rows show what a class profile says about a board
-whose accelerator it does not know: it is off by 2-3x, as it should be told by a calibration.
+By core:
 
-## 2. A board the constants never saw (leave one board out, per-layer graphs)
+{t["loro_core"]}
 
-For each board of a class, the class constants are fitted to the other boards of the class
-only, then the held-out board is predicted. Energy is n/a where no other board of the class
-has an energy measurement with a stated supply.
+By runtime and generation:
 
-{lobo_table(frame, per_layer)}
+{t["loro_runtime"]}
 
-## 3. From MACs and parameters only (no layer structure)
+The two rules for what the fit has not seen move the numbers: without the generation step
+the median is {pct(n.loro_no_step.median)} and the p90 {pct(n.loro_no_step.p90)}; with a new
+runtime taken as the average runtime instead of the fastest, {pct(n.loro_mean_runtime.median)}
+and {pct(n.loro_mean_runtime.p90)}. The p90 bound of a model fitted on v0.5-v1.0 (its own
+held-out spreads) covers {n.loro_coverage[0]:.0%} of the {n.loro_coverage[1]} v1.1 rows (90 %
+if the spread were exact).
 
-Each model is one layer: dense if it has about as many parameters as MACs (AD), else a
-convolution. Constants refitted per class on these coarse graphs.
+## 2. Leave one system out (all rounds)
 
-{coarse_table}
+Each submission (round, submitter, system, runtime) predicted by a fit on every other row:
+median {pct(n.loso.median)}, p90 {pct(n.loso.p90)} over {n.loso.n} rows; in-sample the model
+reaches {pct(n.in_sample.median)} / {pct(n.in_sample.p90)}. The shipped p90 bounds cover
+{n.loso_coverage[0]:.0%} of these held-out predictions.
 
-Leave one board out, coarse graphs:
+{t["loso_core"]}
 
-{lobo_table(frame, macs_params)}
+Per runtime:
 
-## 4. Graph statistics: PyTorch -> ONNX vs reference.py vs devices.md §3
+{t["loso_runtime"]}
 
-The four architectures built in PyTorch (this script), exported with torch.onnx and read by
-`objectives.hardware.graph_from_onnx` (BN folded, ReLU fused, batch 1). Vela's `nn_macs`
-also counts pooling and residual-add elements, hence 0.03-0.3 % more MACs.
+Per board:
 
-{onnx_stats_table()}
+{t["loso_board"]}
 
-## 5. Class constants
+## 3. A board, a runtime, a pair the fit never saw
 
-Fitted here on the per-layer graphs (`--fit` prints them); the shipped profiles carry these
-values (rounded), and the M0+ and M55 profiles derive theirs from the M4 row.
+Leave one board out (the board's effect unknown): median {pct(n.lobo.median)}, p90
+{pct(n.lobo.p90)}.
 
-{constants_table(fit_all(frame, per_layer), frame)}
+{t["lobo_core"]}
 
-Rows not predicted (no Cortex-M class profile):
-{", ".join(f"{k} ({v})" for k, v in skipped.items())}.
+Leave one runtime out (all its rows, every core; predicted with the fastest other runtime):
+median {pct(n.loro_runtime.median)}, p90 {pct(n.loro_runtime.p90)}.
 
-## 6. Duty cycle: the Cortex-M paper's M7/M4 crossover
+{t["lort_runtime"]}
 
-Shipped cortex_m4 and cortex_m7 profiles (3.3 V; idle 0.30 mA and 1.60 mA from the paper).
-Average power P = (E + P_idle (T - t)) / T. The M7 has the lower average power below T*, the
-M4 above it.
+Leave one (core, runtime) pair out (the runtime known on other cores, the core under other
+runtimes: the neighbour estimate of `cortex_m0plus/plumerai`): median {pct(n.lopo.median)}, p90
+{pct(n.lopo.p90)}.
+
+{t["lopo_core"]}
+
+## 4. Few-shot calibration (`moo calibrate`) with k rows of one board + runtime
+
+For each system with its four models, every choice of k rows calibrates the prior
+(`objectives/hardware/fewshot.py`: a board factor and per-kind corrections, shrinkage chosen
+by leave-one-out on the k rows) and predicts the other 4 - k. Baselines: the prior times one
+scale factor (geometric mean ratio of the k rows), and the prior alone.
+
+{fewshot_head}
+|---|---|---|---|---|---|---|
+{chr(10).join(fewshot_rows)}
+
+With three rows the calibration predicts the fourth model at {pct(fs3_loso[0].median)} median
+against {pct(fs3_loso[1].median)} for one scale factor (prior without the system), and at
+{pct(fs3_loro[0].median)} against {pct(fs3_loro[1].median)} for the v1.1 systems from the
+v0.5-v1.0 prior.
+
+## 5. Ranking of board + runtime choices (Kendall tau per benchmark)
+
+Kendall tau between the measured and the predicted latency of the systems of a benchmark
+(ic, kws, vww, ad; systems in brackets). Leave-one-round-out (v1.1 systems):
+{kendall_line(n.kendall_loro)}. Leave-one-system-out (all rounds): {kendall_line(n.kendall_loso)}.
+The worst benchmark is {min(n.kendall_loro, key=lambda b: n.kendall_loro[b][0])} on v1.1 and
+{min(n.kendall_loso, key=lambda b: n.kendall_loso[b][0])} over all rounds. Many pairs are
+near-ties that no model (nor a rerun of the measurement) orders reliably: counting only the
+pairs whose measured latencies differ by more than {RANK_APART - 1:.0%}, tau is
+{kendall_line(n.kendall_loro_apart)} on v1.1 and {kendall_line(n.kendall_loso_apart)} over all
+rounds.
+
+## 6. Energy
+
+Energy = active power of the board under the runtime (board current per MHz x clock x supply
+behind a linear regulator, the board's own supply behind a switching one, x the runtime's
+factor) x predicted latency. Leave-one-round-out: median {pct(n.loro_energy.median)}, p90
+{pct(n.loro_energy.p90)} over {n.loro_energy.n} v1.1 rows with energy; leave-one-system-out:
+{pct(n.loso_energy.median)} / {pct(n.loso_energy.p90)} over {n.loso_energy.n} rows (the tables
+above carry energy next to latency).
+
+## 7. Shipped constants (`moo devices` lists every runtime)
+
+{constants_table()}
+
+## 8. Duty cycle: the Cortex-M paper's M7/M4 crossover (shipped default runtimes)
 
 {duty_cycle_table()}
 
-For DS-CNN (KWS) the M7 wins at T = 0.5 s and the M4 at T = 2.5 s, the finding of the
-Cortex-M paper (tested in `tests/test_hardware_power.py`). The crossover moves with the model:
-it scales with the model's energy, from 0.1 s for the 0.26 M-MAC autoencoder to about 3 s for
-the 12.5 M-MAC ResNet-8.
+## 9. Graph statistics: PyTorch -> ONNX vs reference.py vs devices.md §3
 
-## 7. Ethos-U55-128 (Alif RTSS-HE, 160 MHz) vs. Vela estimates
+{onnx_stats_table()}
 
-Not measurements: Arm Vela 5.2.0 static estimates. The shipped ethos_u55 profile carries the
-fit below (from a neutral start).
+## 10. Ethos-U55-128 (Alif RTSS-HE, 160 MHz) vs. Vela estimates (not measurements)
 
-{vela_table}
+{vela_table()}
 
-## 8. Every predicted row (shipped profiles, per-layer graphs)
+## 11. Every row, leave-one-system-out
 
-{every_row_table(per_row)}
+{t["rows"]}
 """
 
 
-def print_fit(frame: pd.DataFrame) -> None:
-    for name, p in fit_all(frame, per_layer).items():
-        assert p.compute is not None
-        print(
-            f"{name}: int8 MACs/cycle {p.compute.macs_per_cycle['int8']:.4g}, bytes/cycle "
-            f"{p.compute.bytes_per_cycle:.4g}, cycles/output {p.compute.cycles_per_output:.4g}, "
-            f"mA/MHz {p.active_power_mW / p.supply_V / p.clock_mhz:.4g}"
-        )
-    fitted, _ = vela_fit()
-    assert fitted.compute is not None
-    print(
-        f"ethos_u55 (Vela RTSS-HE): int8 MACs/cycle {fitted.compute.macs_per_cycle['int8']:.4g}, "
-        f"bytes/cycle {fitted.compute.bytes_per_cycle:.4g}, cycles/output "
-        f"{fitted.compute.cycles_per_output:.4g}"
+def write_model(frame: pd.DataFrame, skipped: dict[str, int]) -> RuntimeModel:
+    rounds = ", ".join(sorted(frame["round"].unique()))
+    source = (
+        f"Fitted by `{COMMAND} --write-model`\n"
+        f"on {len(frame)} rows of ../shared/data/mlperf_tiny/{CSVS[0]} and {CSVS[1]} "
+        f"({frame['system'].nunique()} systems, rounds {rounds}).\n"
+        "Spreads are held out: each system predicted by a fit without it (pairs), each "
+        "(core, runtime) pair by a fit without all of its rows (neighbours)."
     )
+    model = fit_runtime_model(frame, source=source, held_out=True)
+    MODEL_YAML.write_text(model.to_yaml(), encoding="utf-8")
+    return model
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     torch.set_num_threads(1)
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--fit", action="store_true", help="print the class constants and exit")
+    parser.add_argument(
+        "--write-model", action="store_true", help=f"refit and write {MODEL_YAML.name}"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file to write")
     args = parser.parse_args(argv)
-    frame = load_rows()
-    if args.fit:
-        print_fit(frame)
+    rows = read_mlperf([DATA / name for name in CSVS])
+    if args.write_model:
+        model = write_model(rows.frame, rows.skipped)
+        print(f"wrote {MODEL_YAML} (pooled held-out log sd {model.pooled_log_sd:.3f})")
         return
-    text = report(frame)
+    text = report(rows.frame, rows.skipped)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)

@@ -2,9 +2,13 @@
 
 Adapters call one function, ``cost_on_devices(graph, devices, onnx_path)``, with the graph
 from ``graph_from_onnx``. Devices are YAML profiles (``known_devices()``, ``load_device``,
-``device_table`` for ``moo devices``); ``memory_footprint`` answers the feasibility question
-before training; ``average_power_mW`` and ``battery_life_h`` turn a cost into a duty cycle;
-``calibrate_device`` fits a profile to measurements (``moo calibrate``).
+``device_table`` for ``moo devices``) plus a runtime: ``cortex_m7`` runs the profile's
+default runtime, ``cortex_m7/plumerai`` another (``known_runtimes``, ``runtime_table``), with
+constants fitted per core, runtime and board on the public MLPerf Tiny rows and a held-out
+spread (``HardwareCost.upper``, the ``*_p90`` metrics). ``memory_footprint`` answers the
+feasibility question before training; ``average_power_mW`` and ``battery_life_h`` turn a cost
+into a duty cycle; ``calibrate_device`` fits a profile to measurements (``moo calibrate``),
+few-shot with shrinkage for a core under a runtime.
 """
 
 from objectives.hardware.calibrate import CalibrationResult, calibrate_device
@@ -18,19 +22,33 @@ from objectives.hardware.cost import (
 from objectives.hardware.errors import (
     HardwareError,
     ProfileError,
+    RuntimeEstimateWarning,
     UnknownDeviceError,
     UnknownOpWarning,
 )
 from objectives.hardware.onnx_graph import graph_from_onnx
 from objectives.hardware.power import average_power_mW, battery_life_h
-from objectives.hardware.profile import DeviceProfile, known_devices, load_device
+from objectives.hardware.profile import (
+    DeviceProfile,
+    Uncertainty,
+    known_devices,
+    known_runtimes,
+    load_device,
+)
 from objectives.hardware.reference import reference_graph
+from objectives.hardware.runtimes import UnknownRuntimeError
 from objectives.hardware.soc import Placement, place_layers, placement_cost
 from objectives.hardware.stats import GraphStats, LayerKind, LayerStats
-from objectives.hardware.table import DEVICE_TABLE_COLUMNS, device_table
+from objectives.hardware.table import (
+    DEVICE_TABLE_COLUMNS,
+    RUNTIME_TABLE_COLUMNS,
+    device_table,
+    runtime_table,
+)
 
 __all__ = [
     "DEVICE_TABLE_COLUMNS",
+    "RUNTIME_TABLE_COLUMNS",
     "CalibrationResult",
     "DeviceProfile",
     "GraphStats",
@@ -41,8 +59,11 @@ __all__ = [
     "MemoryFootprint",
     "Placement",
     "ProfileError",
+    "RuntimeEstimateWarning",
+    "Uncertainty",
     "UnknownDeviceError",
     "UnknownOpWarning",
+    "UnknownRuntimeError",
     "average_power_mW",
     "battery_life_h",
     "calibrate_device",
@@ -51,9 +72,11 @@ __all__ = [
     "device_table",
     "graph_from_onnx",
     "known_devices",
+    "known_runtimes",
     "load_device",
     "memory_footprint",
     "place_layers",
     "placement_cost",
     "reference_graph",
+    "runtime_table",
 ]

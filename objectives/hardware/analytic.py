@@ -1,6 +1,16 @@
 r"""Analytic latency and energy of a network on a microcontroller or micro-NPU.
 
-Per layer ``l`` on compute unit ``u`` (the core, or the NPU with the core as fallback):
+A unit with fitted per-kind constants (a Cortex-M core under a runtime, ``runtime_model.py``)
+costs a layer as
+
+    cycles_l = s_prec * (MACs_l * cpm[kind_l] + out_l * cpo + elements_l * cpe)
+               - saved_weight_bytes_l / bytes_per_cycle + overhead
+
+where ``s_prec`` is the unit's int8 MAC rate over the layer precision's (fp32 on an FPU core:
+3) and ``saved_weight_bytes`` what sub-byte kernels or zero-skipping stream less than int8
+weights (never more than half the layer's cycles). Other units (an NPU and its fallback CPU)
+use the roofline below. Per layer ``l`` on compute unit ``u`` (the core, or the NPU with the
+core as fallback):
 
     compute_l = MACs_l / macs_per_cycle_u[precision_l] + out_l * cycles_per_output_u
     memory_l  = (weight_bytes_l + (in_l + out_l) * act_bytes_l
@@ -32,8 +42,11 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from objectives.hardware.errors import HardwareError, UnknownOpWarning
 from objectives.hardware.memory import activation_bytes, stored_weight_bits
+from objectives.hardware.runtime_model import FREE_OPS, MAC_KINDS, PARAMETERS, layer_features
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -41,10 +54,13 @@ if TYPE_CHECKING:
     from objectives.hardware.profile import ComputeModel, DeviceProfile
     from objectives.hardware.stats import GraphStats, LayerStats
 
-__all__ = ["LayerTiming", "analytic_cost", "layer_precision", "warn_unknown_ops"]
-
-FREE_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
-"""Ops that only relabel a tensor: runtimes alias them, so they cost nothing."""
+__all__ = [
+    "LayerTiming",
+    "analytic_cost",
+    "fitted_terms",
+    "layer_precision",
+    "warn_unknown_ops",
+]
 
 _UNKNOWN_OP_WARNING = (
     "Layer(s) {layers} have op type(s) {ops} that the hardware model does not know; they "
@@ -92,6 +108,60 @@ def _weight_bits_at_runtime(layer: LayerStats, precision: str) -> float:
     return 8.0 if layer.weight_bits <= 8 else 16.0
 
 
+def _fitted_layer_terms(
+    layer: LayerStats, unit: ComputeModel, precision: str, saved: float
+) -> tuple[dict[str, float], float]:
+    """Multipliers of the six fitted constants for one layer, and a constant term (cycles):
+    ``cycles = sum_p multiplier_p * constant_p + constant`` (module docstring);
+    ``saved``: weight bytes streamed less than at int8."""
+    assert unit.cycles_per_mac is not None and unit.cycles_per_element is not None
+    features = layer_features(layer)
+    slower = unit.macs_per_cycle["int8"] / unit.macs_per_cycle[precision]  # type: ignore[index]
+    kept = 1.0 - (layer.sparsity if unit.sparse_kernels else 0.0)
+    weights = {
+        name: value * slower * (kept if name in MAC_KINDS else 1.0)
+        for name, value in features.items()
+        if name != "layer"
+    }
+    work = sum(weights[k] * unit.cycles_per_mac[k] for k in MAC_KINDS if k in weights)
+    work += weights.get("output", 0.0) * unit.cycles_per_output
+    work += weights.get("element", 0.0) * unit.cycles_per_element
+    weights["layer"] = features.get("layer", 0.0)
+    return weights, -min(saved / unit.bytes_per_cycle, 0.5 * work)
+
+
+def fitted_terms(graph: GraphStats, profile: DeviceProfile) -> tuple[np.ndarray, float]:
+    """``(multipliers of runtime_model.PARAMETERS, constant cycles)`` of a graph on a profile
+    with fitted per-kind constants: its cycles are ``multipliers @ constants + constant``.
+    Calibration fits the constants through this, so it sees what ``analytic_cost`` costs
+    (precision, sparsity, sub-byte weights)."""
+    assert profile.compute is not None
+    total = dict.fromkeys(PARAMETERS, 0.0)
+    constant = 0.0
+    for layer in graph.layers:
+        if layer.op_type in FREE_OPS:
+            continue
+        precision = layer_precision(layer, profile.compute.macs_per_cycle)
+        weights, extra = _fitted_layer_terms(
+            layer,
+            profile.compute,
+            precision,
+            _saved_weight_bytes(layer, profile.compute, precision),
+        )
+        for name, value in weights.items():
+            total[name] += value
+        constant += extra
+    return np.array([total[p] for p in PARAMETERS]), constant
+
+
+def _saved_weight_bytes(layer: LayerStats, unit: ComputeModel, precision: str) -> float:
+    """Weight bytes a layer streams less than at int8 (sub-byte kernels, zero-skipping)."""
+    streamed = layer.params * _weight_bits_at_runtime(layer, precision) / 8.0
+    if unit.sparse_kernels and layer.sparsity > 0:
+        streamed = stored_weight_bits(layer) / 8.0
+    return max(0.0, float(layer.params) - streamed)
+
+
 def _layer_cycles(layer: LayerStats, unit: ComputeModel, precision: str) -> tuple[float, float]:
     """Cycles and bytes moved of one layer on one unit at one precision."""
     macs = float(layer.macs)
@@ -103,6 +173,15 @@ def _layer_cycles(layer: LayerStats, unit: ComputeModel, precision: str) -> tupl
     traffic = weight_bytes + (layer.input_elements + layer.output_elements) * act
     if layer.kind == "depthwise_conv":
         traffic += macs * (act + _weight_bits_at_runtime(layer, precision) / 8.0)
+    if unit.cycles_per_mac is not None:
+        constants = unit.cycles_per_mac | {
+            "output": unit.cycles_per_output,
+            "element": unit.cycles_per_element,
+            "layer": unit.layer_overhead_cycles,
+        }
+        saved = _saved_weight_bytes(layer, unit, precision)
+        weights, extra = _fitted_layer_terms(layer, unit, precision, saved)
+        return sum(w * constants[name] for name, w in weights.items()) + extra, traffic
     compute = macs / unit.macs_per_cycle[precision] + layer.output_elements * unit.cycles_per_output
     memory = traffic / unit.bytes_per_cycle
     busy = max(compute, memory) if unit.overlap_memory else compute + memory

@@ -8,8 +8,10 @@ can decide feasibility before anything is trained.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 from objectives.hardware.analytic import analytic_cost
@@ -91,6 +93,9 @@ class HardwareCost(_FitsMixin):
         flash_excess_kB: ``flash_kB`` minus capacity; ``> 0`` does not fit.
         sram_excess_kB: ``sram_kB`` minus capacity; ``> 0`` does not fit.
         detail: Extras by device kind (the SoC placement and its gain, host repeats).
+        latency_log_sd: Spread of ``log(measured / predicted)`` latency on rows the
+            profile was not fitted to (0: measured, or no spread known).
+        energy_log_sd: The same for energy.
     """
 
     device: str
@@ -101,14 +106,36 @@ class HardwareCost(_FitsMixin):
     flash_excess_kB: float
     sram_excess_kB: float
     detail: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    latency_log_sd: float = 0.0
+    energy_log_sd: float = 0.0
+
+    def upper(self, quantile: float = 0.9) -> tuple[float, float]:
+        """Latency (ms) and energy (mJ) that the measurement stays below with probability
+        ``quantile`` (log-normal error of the profile's held-out spread).
+
+        Example:
+            >>> cost = HardwareCost("d", 10.0, 1.0, 0.0, 0.0, 0.0, 0.0, latency_log_sd=0.2)
+            >>> round(cost.upper(0.9)[0], 2)  # 10 ms x exp(1.2816 x 0.2)
+            12.92
+        """
+        if not 0.0 < quantile < 1.0:
+            raise HardwareError(f"`quantile` must be in (0, 1), got {quantile}.")
+        z = NormalDist().inv_cdf(quantile)
+        return (
+            self.latency_ms * math.exp(z * self.latency_log_sd),
+            self.energy_mJ * math.exp(z * self.energy_log_sd),
+        )
 
     def as_metrics(self) -> dict[str, float]:
-        """The objective-type numbers, by metric name."""
+        """The objective-type numbers, by metric name; ``*_p90`` are the upper 90 % bounds."""
+        latency_p90, energy_p90 = self.upper(0.9)
         return {
             "latency_ms": self.latency_ms,
             "energy_mJ": self.energy_mJ,
             "flash_kB": self.flash_kB,
             "sram_kB": self.sram_kB,
+            "latency_ms_p90": latency_p90,
+            "energy_mJ_p90": energy_p90,
         }
 
 
@@ -159,6 +186,7 @@ def cost_on_device(
         latency = measure_latency_ms(onnx_path, profile.measure)
         energy = profile.active_power_mW * latency / 1e3
         detail.update(repeats=profile.measure.repeats, warmup=profile.measure.warmup)
+    spread = profile.uncertainty
     return HardwareCost(
         device=profile.name,
         latency_ms=latency,
@@ -168,6 +196,8 @@ def cost_on_device(
         flash_excess_kB=memory.flash_excess_kB,
         sram_excess_kB=memory.sram_excess_kB,
         detail=detail,
+        latency_log_sd=spread.latency_log_sd if spread is not None else 0.0,
+        energy_log_sd=spread.energy_log_sd if spread is not None else 0.0,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "HardwareError",
     "ProfileError",
+    "RuntimeEstimateWarning",
     "UnknownDeviceError",
     "UnknownOpWarning",
 ]
@@ -28,3 +29,8 @@ class ProfileError(HardwareError):
 
 class UnknownOpWarning(UserWarning):
     """A graph layer whose op the latency model does not know; a fallback cost is used."""
+
+
+class RuntimeEstimateWarning(UserWarning):
+    """A device whose runtime has no measured rows on its core (or a version newer than the
+    fitted ones): its constants are estimated from neighbours, with a wider spread."""

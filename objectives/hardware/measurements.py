@@ -7,6 +7,7 @@ one-layer stand-in). Every bad value is reported with the file, row and column.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,9 @@ class Measurement:
         clock_mhz: Clock of the measurement; ``None`` means the profile's clock.
         supply_V: Supply of the energy measurement; ``None`` means the profile's supply.
         unit: For an edge SoC, the unit that ran the whole graph.
+        runtime: The runtime the row was measured under (``x_cube_ai@8.1`` or a framework
+            string such as ``X-CUBE-AI v8.1.0``), if stated.
+        line: Line of the row in its CSV file (for messages).
     """
 
     graph: GraphStats
@@ -42,6 +46,8 @@ class Measurement:
     clock_mhz: float | None = None
     supply_V: float | None = None
     unit: str | None = None
+    runtime: str | None = None
+    line: int | None = None
 
 
 def coarse_graph(macs: int, params: int) -> GraphStats:
@@ -63,8 +69,8 @@ def read_measurements(
 
     Columns: ``latency_ms`` (required); the model as ``onnx_path``, ``benchmark`` (an
     MLPerf Tiny reference model: ic, kws, vww, ad) or ``macs`` and ``params``; optional
-    ``energy_mJ`` (or ``energy_uJ``), ``clock_mhz``, ``supply_V`` and, for an edge SoC,
-    ``unit``.
+    ``energy_mJ`` (or ``energy_uJ``), ``clock_mhz``, ``supply_V``, ``runtime`` and, for an
+    edge SoC, ``unit``.
 
     Args:
         path: The CSV file.
@@ -89,8 +95,9 @@ def read_measurements(
         )
     rows = []
     for index, row in frame.iterrows():
-        where = f"{path}, row {int(index) + 2}"  # 1-based, after the header line
-        rows.append(_measurement(row.to_dict(), where, path, graph_loader or graph_from_onnx))
+        line = int(index) + 2  # 1-based, after the header line
+        measured = _measurement(row.to_dict(), f"{path}, row {line}", path, graph_loader)
+        rows.append(dataclasses.replace(measured, line=line))
     return rows
 
 
@@ -115,11 +122,11 @@ def _measurement(
     row: dict[str, Any],
     where: str,
     path: Path,
-    graph_loader: Callable[[Path], GraphStats],
+    graph_loader: Callable[[Path], GraphStats] | None,
 ) -> Measurement:
     if _present(row, "onnx_path"):
         try:
-            graph = graph_loader(path.parent / str(row["onnx_path"]))
+            graph = (graph_loader or graph_from_onnx)(path.parent / str(row["onnx_path"]))
         except HardwareError as e:
             raise HardwareError(f"{where}: column 'onnx_path': {e}") from e
     elif _present(row, "benchmark"):
@@ -146,4 +153,5 @@ def _measurement(
         clock_mhz=_positive(row, "clock_mhz", where),
         supply_V=_positive(row, "supply_V", where),
         unit=str(row["unit"]) if _present(row, "unit") else None,
+        runtime=str(row["runtime"]) if _present(row, "runtime") else None,
     )

@@ -1,14 +1,20 @@
 """Device profiles: the data a hardware model needs about one chip, validated.
 
 A profile is a YAML file in ``objectives/hardware/profiles/`` (one per device). Every number
-in it carries its source in a comment; this module only checks that the numbers are
-present, positive and consistent, and turns a bad file into one error naming the file and
-the field.
+in it carries its source in a comment; this module checks that the numbers are present,
+positive and consistent, and turns a bad file into one error naming the file and the field.
+
+A microcontroller profile names its board and a default runtime; ``load_device`` completes
+it with the constants of the fitted runtime model (``runtime_model.py``) for the runtime the
+device name asks for: ``cortex_m7`` (the default), ``cortex_m7/plumerai``,
+``cortex_m7/x_cube_ai@7.3``. A pair of core and runtime without measured rows is estimated
+from its neighbours, with a wider spread and a ``RuntimeEstimateWarning`` (once per name).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -17,7 +23,14 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from objectives.hardware.errors import ProfileError, UnknownDeviceError
+from objectives.hardware.errors import (
+    HardwareError,
+    ProfileError,
+    RuntimeEstimateWarning,
+    UnknownDeviceError,
+)
+from objectives.hardware.runtime_model import MAC_KINDS, KindConstants, runtime_model
+from objectives.hardware.runtimes import parse_device_name, resolve_runtime
 
 __all__ = [
     "ComputeModel",
@@ -27,9 +40,12 @@ __all__ = [
     "PowerLaw",
     "SocUnit",
     "TransferCost",
+    "Uncertainty",
     "known_devices",
+    "known_runtimes",
     "load_device",
     "load_profile_file",
+    "with_runtime",
 ]
 
 Precision = Literal["int2", "int4", "int8", "int16", "fp32"]
@@ -62,6 +78,11 @@ class ComputeModel(_Strict):
         sparse_kernels: True where the unit skips zero weights (unstructured sparsity
             then removes MACs and weight traffic); otherwise sparsity only saves flash.
         energy_pJ_per_byte: Energy of moving one byte, added to active power x time.
+        cycles_per_mac: Cycles per int8 MAC by layer kind (``conv``, ``depthwise_conv``,
+            ``dense``), fitted per core and runtime; where present the layer model is the
+            fitted one (``analytic.py``) and ``macs_per_cycle`` only scales precisions.
+        cycles_per_element: Cycles per input element of a MAC-free layer (pooling, adds)
+            in the fitted model.
     """
 
     macs_per_cycle: dict[Precision, float]
@@ -71,6 +92,8 @@ class ComputeModel(_Strict):
     overlap_memory: bool = False
     sparse_kernels: bool = False
     energy_pJ_per_byte: float = Field(default=0.0, ge=0)
+    cycles_per_mac: dict[Literal["conv", "depthwise_conv", "dense"], float] | None = None
+    cycles_per_element: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _check_rates(self) -> ComputeModel:
@@ -80,6 +103,14 @@ class ComputeModel(_Strict):
         for key, rate in self.macs_per_cycle.items():
             if not rate > 0 or not math.isfinite(rate):
                 raise ValueError(f"macs_per_cycle.{key} must be > 0, got {rate}")
+        if self.cycles_per_mac is not None:
+            if set(self.cycles_per_mac) != set(MAC_KINDS) or self.cycles_per_element is None:
+                raise ValueError(
+                    f"cycles_per_mac needs {', '.join(MAC_KINDS)} and cycles_per_element"
+                )
+            for key, cycles in self.cycles_per_mac.items():
+                if not cycles > 0 or not math.isfinite(cycles):
+                    raise ValueError(f"cycles_per_mac.{key} must be > 0, got {cycles}")
         return self
 
 
@@ -139,6 +170,21 @@ class HostSettings(_Strict):
     threads: int = Field(ge=1)
 
 
+class Uncertainty(_Strict):
+    """How far a profile's predictions are from measurements it was not fitted to.
+
+    Attributes:
+        latency_log_sd: Spread of ``log(measured / predicted)`` latency over held-out rows.
+        energy_log_sd: The same for energy per inference (latency and power spreads).
+        note: Why a device is estimated rather than fitted (no rows of its runtime on its
+            core, a version newer than the fitted ones); empty when fitted.
+    """
+
+    latency_log_sd: float = Field(ge=0)
+    energy_log_sd: float = Field(ge=0)
+    note: str = ""
+
+
 class DeviceProfile(_Strict):
     """One device: a microcontroller, an MCU with an NPU, an edge SoC, or the host.
 
@@ -160,6 +206,11 @@ class DeviceProfile(_Strict):
         units: Compute units of a ``soc``.
         transfer: Cost of moving activations between ``units``.
         measure: onnxruntime settings of the ``host``.
+        board: The board the numbers describe, as the runtime model spells it
+            (``NUCLEO-L4R5ZI``): its fitted speed and active current apply.
+        runtime: The runtime the compute constants belong to (``x_cube_ai``,
+            ``plumerai@2023.5``); in a shipped profile, the default of the device.
+        uncertainty: Spread of the predictions (``latency_ms_p90`` and friends).
     """
 
     name: str
@@ -178,6 +229,41 @@ class DeviceProfile(_Strict):
     units: dict[str, SocUnit] | None = None
     transfer: TransferCost | None = None
     measure: HostSettings | None = None
+    board: str | None = None
+    runtime: str | None = None
+    uncertainty: Uncertainty | None = None
+
+    def kind_constants(self) -> KindConstants:
+        """The fitted per-kind constants of the main unit.
+
+        Raises:
+            HardwareError: The profile has none (a roofline unit, an SoC, the host).
+        """
+        c = self.compute
+        if c is None or c.cycles_per_mac is None or c.cycles_per_element is None:
+            raise HardwareError(f"Device '{self.name}' has no fitted per-kind constants.")
+        return KindConstants(
+            dict(c.cycles_per_mac),
+            c.cycles_per_output,
+            c.cycles_per_element,
+            c.layer_overhead_cycles,
+        )
+
+    def with_kind_constants(self, constants: KindConstants) -> DeviceProfile:
+        """The profile with these per-kind constants; the int8 rate follows the conv
+        constant and the other precisions keep their ratios to it."""
+        assert self.compute is not None
+        rate = 1.0 / constants.cycles_per_mac["conv"] / self.compute.macs_per_cycle["int8"]
+        compute = self.compute.model_copy(
+            update={
+                "macs_per_cycle": {k: v * rate for k, v in self.compute.macs_per_cycle.items()},
+                "cycles_per_mac": dict(constants.cycles_per_mac),
+                "cycles_per_output": constants.cycles_per_output,
+                "cycles_per_element": constants.cycles_per_element,
+                "layer_overhead_cycles": constants.layer_overhead_cycles,
+            }
+        )
+        return self.model_copy(update={"compute": compute})
 
     @model_validator(mode="after")
     def _check_sections(self) -> DeviceProfile:
@@ -194,7 +280,8 @@ class DeviceProfile(_Strict):
 
 
 def known_devices() -> list[str]:
-    """Names of the profiles shipped with the package, sorted.
+    """Names of the profiles shipped with the package, sorted (each with its default runtime;
+    ``known_runtimes`` lists the others).
 
     Example:
         >>> "cortex_m4" in known_devices()
@@ -202,35 +289,119 @@ def known_devices() -> list[str]:
     """
     folder = resources.files(_PROFILE_PACKAGE)
     return sorted(
-        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+        p.name.removesuffix(".yaml")
+        for p in folder.iterdir()
+        if p.name.endswith(".yaml") and p.name not in _DATA_FILES
     )
 
 
-def load_device(name: str) -> DeviceProfile:
-    """Load a shipped profile by name, or any profile YAML by path (a calibrated one).
+_DATA_FILES = frozenset({"runtimes.yaml", "runtime_model.yaml"})
+"""Files of the profiles folder that are model data, not devices."""
 
-    Args:
-        name: A name from ``known_devices()`` or a path ending in ``.yaml``.
 
-    Returns:
-        The validated profile. Shipped profiles are cached: they are immutable.
+def known_runtimes(device: str) -> list[str]:
+    """Runtimes a shipped device can be named with (``device/runtime``), default first.
 
     Raises:
-        UnknownDeviceError: ``name`` is neither a shipped profile nor a YAML path.
+        UnknownDeviceError: ``device`` is not a shipped profile.
+
+    Example:
+        >>> known_runtimes("cortex_m7")[0]
+        'x_cube_ai'
+    """
+    from objectives.hardware.runtimes import catalogue
+
+    base = load_device(parse_device_name(device).profile)
+    if base.runtime is None:
+        return []
+    others = [r for r in catalogue().families_for(base.core) if r != base.runtime]
+    return [base.runtime, *others]
+
+
+def load_device(name: str) -> DeviceProfile:
+    """Load a shipped profile by name, with a runtime, or any profile YAML by path.
+
+    Args:
+        name: A name from ``known_devices()``, optionally with a runtime and version
+            (``cortex_m7/plumerai``, ``cortex_m7/x_cube_ai@7.3``), or a path ending in
+            ``.yaml`` (a calibrated profile).
+
+    Returns:
+        The validated profile, named ``name``. Shipped devices are cached: they are
+        immutable, and an estimated pair warns once.
+
+    Raises:
+        UnknownDeviceError: ``name`` is neither a shipped profile nor a YAML path, or names
+            a runtime that does not run on the device (the message lists those that do).
         ProfileError: The file misses a field or holds an invalid value.
 
     Example:
         >>> load_device("cortex_m7").clock_mhz
         280.0
+        >>> load_device("cortex_m7/plumerai").runtime
+        'plumerai'
     """
     if name.endswith((".yaml", ".yml")):
         return load_profile_file(Path(name))
-    if name not in known_devices():
+    parsed = parse_device_name(name)
+    if parsed.profile not in known_devices():
         raise UnknownDeviceError(
-            f"Unknown device {name!r}; known devices: {', '.join(known_devices())} "
+            f"Unknown device {parsed.profile!r}; known devices: {', '.join(known_devices())} "
             "(or pass the path of a profile .yaml)."
         )
-    return _load_shipped(name)
+    profile = _load_named(name)
+    if profile.uncertainty is not None and profile.uncertainty.note:
+        # Python shows a warning once per place that asks, so a study that costs thousands
+        # of configs says it once
+        warnings.warn(
+            f"Device {name!r}: {profile.uncertainty.note}.", RuntimeEstimateWarning, stacklevel=2
+        )
+    return profile
+
+
+@cache
+def _load_named(name: str) -> DeviceProfile:
+    parsed = parse_device_name(name)
+    base = _load_shipped(parsed.profile)
+    if base.runtime is None or base.kind != "mcu":
+        if parsed.runtime is not None and parsed.runtime != base.runtime:
+            known = base.runtime or "none (it has no runtime choice)"
+            raise UnknownDeviceError(
+                f"Device {name!r}: {parsed.profile} runs {known}, not {parsed.runtime!r}."
+            )
+        return base.model_copy(update={"name": name})
+    return with_runtime(base, parsed.runtime or base.runtime, parsed.version, name=name)
+
+
+def with_runtime(
+    base: DeviceProfile, runtime: str, version: tuple[int, ...] | None = None, *, name: str
+) -> DeviceProfile:
+    """A microcontroller profile with the fitted constants of one runtime on its core.
+
+    Raises:
+        UnknownRuntimeError: The runtime does not run on the profile's core.
+    """
+    assert base.compute is not None
+    ref = resolve_runtime(base.core, runtime, version)
+    model = runtime_model()
+    prediction = model.predict(base.core, ref, base.board)
+    power = model.active_power_mW(
+        base.core, ref, base.board, base.clock_mhz, base.supply_V, base.active_power_mW
+    )
+    power_sd = model.power_log_sd if base.board in model.board_power else 2 * model.power_log_sd
+    uncertainty = Uncertainty(
+        latency_log_sd=prediction.latency_log_sd,
+        energy_log_sd=math.hypot(prediction.latency_log_sd, power_sd),
+        note=prediction.note or "",
+    )
+    return base.with_kind_constants(prediction.constants).model_copy(
+        update={
+            "name": name,
+            "active_power_mW": power,
+            "runtime": str(ref),
+            "uncertainty": uncertainty,
+        }
+    )
 
 
 @cache

@@ -1,9 +1,12 @@
 """The TinyML adapters: a config becomes a trained, compressed, exported and costed model.
 
 A config holds an architecture (``arch`` and its size parameters, see
-``ArchSpec.from_config``), a compression (``bits``, ``prune_ratio``, ``prune_kind``) and a
-``device``. ``evaluate`` trains (or loads from the cache), prunes, quantizes, exports ONNX,
-reads graph statistics from the ONNX file and costs them on every device of the study.
+``ArchSpec.from_config``), a compression (``bits``, ``prune_ratio``, ``prune_kind``), a
+``device`` and, where the study lists ``runtimes``, a ``runtime`` (the device is then
+``<device>/<runtime>``, e.g. ``cortex_m7/plumerai``; a device name may also carry its
+runtime itself). ``evaluate`` trains (or loads from the cache), prunes, quantizes, exports
+ONNX, reads graph statistics from the ONNX file and costs them on every (device, runtime)
+of the study.
 
 Metrics of a trial (``<score>`` is ``accuracy`` for ``Classifier``, ``auc`` for
 ``AnomalyDetector``):
@@ -14,7 +17,9 @@ Metrics of a trial (``<score>`` is ``accuracy`` for ``Classifier``, ``auc`` for
 - ``<score>_ort_int8``: at ``bits = 8`` only, onnxruntime's static int8 model, run in
   onnxruntime;
 - ``latency_ms``, ``energy_mJ`` (per inference), ``flash_kB``, ``sram_kB``: the hardware
-  model on the config's device; the other devices' values are siblings;
+  model on the config's device; the other (device, runtime) pairs' values are siblings;
+- ``latency_ms_p90``, ``energy_mJ_p90``: the upper 90 % bounds, from the profile's held-out
+  spread (a risk-averse objective, or a constraint that holds with 90 % probability);
 - ``macs``, ``params``, ``sparsity``: the deployed graph (sparsity: share of parameters
   removed by unstructured pruning).
 
@@ -115,7 +120,7 @@ _DEFAULT_FSDD_DIR = Path("../shared/data/fsdd")
 
 @dataclass(frozen=True)
 class _Trial:
-    """A config, parsed and canonical."""
+    """A config, parsed and canonical; ``device`` includes the runtime where one is chosen."""
 
     arch: ArchSpec
     compression: Compression
@@ -162,6 +167,7 @@ class _TinyMLAdapter:
         *,
         task: str,
         devices: Sequence[str] = DEFAULT_DEVICES,
+        runtimes: Sequence[str] | None = None,
         epochs: int | None = None,
         finetune_epochs: int | None = None,
         batch_size: int | None = None,
@@ -176,8 +182,12 @@ class _TinyMLAdapter:
 
         Args:
             task: One of the adapter's tasks.
-            devices: Device profile names (``objectives.hardware.known_devices()``) or
-                profile paths; every trial is costed on all of them.
+            devices: Device profile names (``objectives.hardware.known_devices()``), with a
+                runtime (``cortex_m7/plumerai``) or not (the default runtime), or profile
+                paths; every trial is costed on all of them.
+            runtimes: Runtimes searched next to the device (the space's ``runtime``
+                parameter): every trial is costed on every (device, runtime) pair, and each
+                pair must run (``moo devices`` lists the runtimes of each core).
             epochs: Training epochs; default: the task's.
             finetune_epochs: Epochs of each fine-tune (after pruning, under QAT); default:
                 the task's.
@@ -202,6 +212,8 @@ class _TinyMLAdapter:
             raise OptionsError(f"`task` must be one of {list(self._TASKS)}, got {task!r}.")
         self.task = TASKS[task]
         self.devices = self._check_devices(devices)
+        self.runtimes = self._check_runtimes(runtimes, self.devices)
+        self._pairs = self._pair_overrides()
         spec = self.task
         batch = spec.batch_size if batch_size is None else batch_size
         lr = spec.lr if lr is None else lr
@@ -246,6 +258,42 @@ class _TinyMLAdapter:
                 raise OptionsError(f"`devices`: {e}") from e
         return tuple(devices)
 
+    @staticmethod
+    def _check_runtimes(
+        runtimes: Sequence[str] | None, devices: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        if runtimes is None:
+            return ()
+        if isinstance(runtimes, str) or not runtimes or len(set(runtimes)) != len(runtimes):
+            raise OptionsError(f"`runtimes` must be a non-empty list of names, got {runtimes!r}.")
+        named = [d for d in devices if "/" in d or d.endswith((".yaml", ".yml"))]
+        if named:
+            raise OptionsError(
+                f"`devices` {named} already name their runtime (or are profile files): list "
+                "plain devices when the study searches `runtimes`."
+            )
+        for device in devices:
+            for runtime in runtimes:
+                try:
+                    load_device(f"{device}/{runtime}")
+                except HardwareError as e:
+                    raise OptionsError(f"`runtimes`: {e}") from e
+        return tuple(runtimes)
+
+    def _pair_overrides(self) -> dict[str, dict[str, str]]:
+        """Device name of every (device, runtime) pair -> the config values that select it
+        (a dimension with one choice is left out: it is not in the space)."""
+        if not self.runtimes:
+            return {device: {"device": device} for device in self.devices}
+        pairs = {}
+        for device in self.devices:
+            for runtime in self.runtimes:
+                overrides = {"device": device} if len(self.devices) > 1 else {}
+                if len(self.runtimes) > 1:
+                    overrides["runtime"] = runtime
+                pairs[f"{device}/{runtime}"] = overrides
+        return pairs
+
     @property
     def score_name(self) -> str:
         """Name of the task score metric (``accuracy`` or ``auc``)."""
@@ -259,6 +307,15 @@ class _TinyMLAdapter:
             raise OptionsError(
                 f"`device` must be one of the study's devices {list(self.devices)}, got {device!r}."
             )
+        if self.runtimes:
+            only = self.runtimes[0] if len(self.runtimes) == 1 else None
+            runtime = config.get("runtime", only)
+            if runtime not in self.runtimes:
+                raise OptionsError(
+                    f"`runtime` must be one of the study's runtimes {list(self.runtimes)}, "
+                    f"got {runtime!r}."
+                )
+            return f"{device}/{runtime}"
         return str(device)
 
     def _trial(self, config: Config) -> _Trial:
@@ -277,9 +334,10 @@ class _TinyMLAdapter:
         """
         name = type(self).__name__
         needs = ("arch", "device") if len(self.devices) > 1 else ("arch",)
-        problems = space_problems(
-            name, space, reads=_PARAMETERS, needs=needs, accept=self._accept_value
-        )
+        if len(self.runtimes) > 1:
+            needs = (*needs, "runtime")
+        reads = (*_PARAMETERS, "runtime") if self.runtimes else _PARAMETERS
+        problems = space_problems(name, space, reads=reads, needs=needs, accept=self._accept_value)
         if "device" not in space and "device" in needs:
             problems["device"] = (
                 f"missing; {name} costs every trial on {list(self.devices)}, so a config must "
@@ -300,7 +358,9 @@ class _TinyMLAdapter:
     def _accept_value(self, name: str, value: Any) -> None:
         """Raise (a ``ValueError``) if no config with ``name = value`` can be evaluated."""
         if name == "device":
-            self._device({"device": value})
+            self._device({"device": value, "runtime": self.runtimes[0] if self.runtimes else None})
+        elif name == "runtime":
+            self._device({"device": self.devices[0], "runtime": value})
         elif name in Compression.PARAMETERS:
             Compression.from_config({name: value})
         else:
@@ -430,14 +490,14 @@ class _TinyMLAdapter:
             )
         int8 = folder / "model_int8.onnx"
         deployed = int8 if int8.exists() else folder / "model.onnx"
-        costs = cost_on_devices(graph, self.devices, onnx_path=deployed)
+        costs = cost_on_devices(graph, list(self._pairs), onnx_path=deployed)
         timings["cost_s"] = time.perf_counter() - start
         scores = json.loads((folder / "scores.json").read_text())
         shared = {**scores, **describe(graph)}
         costed = {name: self._with_duty_cycle(cost) for name, cost in costs.items()}
         siblings = tuple(
             Sibling(
-                overrides={"device": name},
+                overrides=self._pairs[name],
                 metrics={**shared, **metrics},
                 constraints=constraints,
             )

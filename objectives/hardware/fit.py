@@ -1,0 +1,335 @@
+r"""Fit the per-runtime cost model (``runtime_model.py``) to measured MLPerf Tiny rows.
+
+Latency: maximum a posteriori in log space,
+
+    min_e  sum_i ((log t_model_i(e) - log t_i) / sigma)^2 + sum_k ((e_k - m_k) / s_k)^2,
+
+where ``e`` are the effects, ``m_k``/``s_k`` their prior centres and spreads
+(``runtime_model.PRIOR_MEAN``/``PRIOR_SD``) and ``sigma`` the spread of a row around its
+system. The ridge terms are what let 200 rows inform a few hundred effects: a pair of core
+and runtime with four rows moves its interaction only as far as the four rows insist.
+
+Spread: every pair's ``latency_log_sd`` is the root mean square of its held-out log
+residuals (each system predicted by a fit without it), shrunk toward the pooled value by
+``SD_PRIOR_ROWS`` rows' worth; ``neighbour_log_sd`` is the same for pairs predicted with all of
+their rows left out. Power: ``log(E / (t f V))`` per row is a board current plus a runtime
+factor (ridge, linear), the supply counting only where the regulator is linear (``ldo``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from objectives.hardware.reference import reference_graph
+from objectives.hardware.runtime_model import (
+    PARAMETERS,
+    BoardPower,
+    PairFit,
+    RuntimeModel,
+    effect_keys,
+    graph_features,
+    prior_mean,
+    prior_sd,
+)
+from objectives.hardware.runtimes import RuntimeRef, catalogue
+from objectives.hardware.solver import penalized_log_fit
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from objectives.hardware.runtime_model import EffectKey
+
+__all__ = [
+    "ROW_SIGMA",
+    "SD_PRIOR_ROWS",
+    "PowerFit",
+    "fit_effects",
+    "fit_power",
+    "fit_runtime_model",
+    "predict_frame",
+    "row_features",
+    "row_runtime",
+    "row_supplies",
+]
+
+ROW_SIGMA = 0.1
+"""Log-scale spread of one row around its system's prediction (the weight of the data term)."""
+SD_PRIOR_ROWS = 8
+"""Rows' worth of the pooled spread that a pair's own held-out spread is shrunk toward."""
+POWER_SIGMA = 0.08
+POWER_PRIOR_SD = {"core": 1.0, "board": 0.3, "family": 0.15, "generation": 0.1}
+"""Log-scale prior spreads of the power effects: boards of a class differ by about 30 %, runtimes
+by 10-15 %."""
+
+
+def row_features(frame: pd.DataFrame) -> np.ndarray:
+    """Graph features (``runtime_model.graph_features``) of each row's reference model."""
+    cache = {b: graph_features(reference_graph(b)) for b in frame["benchmark"].unique()}
+    return np.array([cache[b] for b in frame["benchmark"]])
+
+
+def _keys(row: pd.Series | tuple, parameter: str, boards: bool) -> list[EffectKey]:
+    return list(
+        effect_keys(
+            row.core,  # type: ignore[union-attr]
+            row.family,  # type: ignore[union-attr]
+            row.generation,  # type: ignore[union-attr]
+            row.board_id if boards else None,  # type: ignore[union-attr]
+            parameter,
+        )
+    )
+
+
+def fit_effects(frame: pd.DataFrame, *, boards: bool = True) -> dict[EffectKey, float]:
+    """MAP effects of the latency rows in ``frame`` (module docstring)."""
+    index: dict[EffectKey, int] = {}
+    rows = list(frame.itertuples())
+    key_lists = [[_keys(r, p, boards) for p in PARAMETERS] for r in rows]
+    for per_row in key_lists:
+        for keys in per_row:
+            for key in keys:
+                index.setdefault(key, len(index))
+    design = np.zeros((len(rows), len(PARAMETERS), len(index)))
+    for i, per_row in enumerate(key_lists):
+        for j, keys in enumerate(per_row):
+            for key in keys:
+                design[i, j, index[key]] = 1.0
+    features = row_features(frame)
+    target = np.log(frame["latency_ms"].to_numpy() * frame["clock_mhz"].to_numpy() * 1e3)
+    mean = np.array([prior_mean(k) for k in index])
+    spread = np.array([prior_sd(k) for k in index])
+    solution = penalized_log_fit(features, design, target, ROW_SIGMA, mean, spread)
+    return {key: float(solution[i]) for key, i in index.items()}
+
+
+def _versions(frame: pd.DataFrame) -> dict[str, tuple[int, ...]]:
+    """Newest version per family in the rows (an unversioned row: its generation's start)."""
+    cat = catalogue()
+    newest: dict[str, tuple[int, ...]] = {}
+    for row in frame.itertuples():
+        version = row.version or cat.families[row.family].generation(row.generation).since
+        newest[row.family] = max(newest.get(row.family, version), version)
+    return newest
+
+
+GENERATION_STEP_SHRINK = 0.5
+"""Share of the mean step between consecutive generations that a newer version is expected to
+bring: about half of the new versions in the rows were new generations (X-CUBE-AI 7.3 and 8.1
+were faster, 8.0 measured as 7.3)."""
+
+
+def _generation_step(effects: Mapping[EffectKey, float]) -> float:
+    """Expected log change of cycles of a version newer than every fitted one (<= 0):
+    ``GENERATION_STEP_SHRINK`` x the mean step between consecutive fitted generations."""
+
+    def level(family: str, label: str) -> float:
+        scalar = effects[("generation", family, label)]
+        per = [effects.get(("generation", family, label, p), 0.0) for p in PARAMETERS]
+        return scalar + float(np.mean(per))
+
+    steps = []
+    for name, family in catalogue().families.items():
+        fitted = [g.label for g in family.generations if ("generation", name, g.label) in effects]
+        steps += [level(name, new) - level(name, old) for old, new in itertools.pairwise(fitted)]
+    return min(0.0, GENERATION_STEP_SHRINK * float(np.mean(steps))) if steps else 0.0
+
+
+def _bare_model(
+    effects: Mapping[EffectKey, float], frame: pd.DataFrame, step: float | None = None
+) -> RuntimeModel:
+    """A model with these effects and no spreads: what predictions during a fit use."""
+    return RuntimeModel(
+        effects=effects,
+        generation_step=_generation_step(effects) if step is None else step,
+        pooled_log_sd=0.0,
+        neighbour_log_sd=0.0,
+        pairs={},
+        versions=_versions(frame),
+    )
+
+
+def row_runtime(model: RuntimeModel, row: tuple) -> tuple[str, RuntimeRef]:
+    """The core class and runtime a model predicts an MLPerf row with.
+
+    A runtime family without fitted rows is replaced by the fastest fitted family on the
+    row's core (``RuntimeModel.fastest_family``; the nearest parent class with rows for a
+    class without); a version newer than the fitted ones is the latest generation plus
+    the generation step (``RuntimeModel.log_parameters``).
+    """
+    core, family = row.core, row.family  # type: ignore[attr-defined]
+    if model.fitted_generations(family):
+        return core, RuntimeRef(family, row.generation, row.version)  # type: ignore[attr-defined]
+    for candidate in catalogue().ancestry(core):
+        stand_in = model.fastest_family(candidate)
+        if stand_in is not None:
+            return core, stand_in
+    return core, RuntimeRef(family, row.generation, row.version)  # type: ignore[attr-defined]
+
+
+def predict_frame(model: RuntimeModel, frame: pd.DataFrame) -> np.ndarray:
+    """Predicted latency (ms) of every row from its core, runtime, version, board and clock."""
+    features = row_features(frame)
+    out = np.empty(len(frame))
+    for i, row in enumerate(frame.itertuples()):
+        core, ref = row_runtime(model, row)
+        theta = model.log_parameters(core, ref, row.board_id)
+        out[i] = float(features[i] @ np.exp(theta)) / (row.clock_mhz * 1e3)
+    return out
+
+
+def _held_out(
+    frame: pd.DataFrame, groups: pd.Series, adjust: Callable[[pd.DataFrame], pd.DataFrame]
+) -> np.ndarray:
+    """Log residual of every row predicted by a fit without its group."""
+    residual = np.empty(len(frame))
+    for _, members in frame.groupby(groups).groups.items():
+        rest = frame.drop(index=members)
+        model = _bare_model(fit_effects(rest), rest)
+        held = adjust(frame.loc[members])
+        positions = frame.index.get_indexer(members)
+        residual[positions] = np.log(predict_frame(model, held) / held["latency_ms"].to_numpy())
+    return residual
+
+
+@dataclass(frozen=True)
+class PowerFit:
+    """Board currents, class currents and runtime factors of the active power."""
+
+    boards: dict[str, BoardPower]
+    cores: dict[str, float]
+    families: dict[str, float]
+    log_sd: float
+
+
+def _usual_supply(frame: pd.DataFrame, by: str) -> pd.Series:
+    """Per row, the supply most of its group's energy rows state (the lower one on a tie)."""
+    stated = frame[frame["energy_mJ"].notna() & frame["supply_V"].notna()]
+    usual = stated.groupby(by)["supply_V"].agg(lambda v: v.mode().min())
+    return frame[by].map(usual)
+
+
+def _supplies(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Supply of each row (stated, else the one its board's energy rows state most, else its
+    class's, else 3.3 V) and its board's usual supply."""
+    board_v = _usual_supply(frame, "board_id")
+    stated = frame["supply_V"].fillna(board_v).fillna(_usual_supply(frame, "core")).fillna(3.3)
+    return stated, board_v.fillna(stated)
+
+
+def row_supplies(frame: pd.DataFrame) -> pd.Series:
+    """The supply each row's energy was (or, unstated, most likely was) measured at."""
+    return _supplies(frame)[0]
+
+
+def _power_keys(r: tuple) -> list[tuple[str, ...]]:
+    return [
+        ("core", r.core),  # type: ignore[attr-defined]
+        ("board", r.board_id),  # type: ignore[attr-defined]
+        ("family", r.family),  # type: ignore[attr-defined]
+        ("generation", f"{r.family}/{r.generation}"),  # type: ignore[attr-defined]
+    ]
+
+
+def _power_coefficients(rows: pd.DataFrame, target: np.ndarray) -> dict[tuple[str, ...], float]:
+    keys: dict[tuple[str, ...], int] = {}
+    for r in rows.itertuples():
+        for key in _power_keys(r):
+            keys.setdefault(key, len(keys))
+    design = np.zeros((len(rows), len(keys)))
+    for i, r in enumerate(rows.itertuples()):
+        for key in _power_keys(r):
+            design[i, keys[key]] = 1.0
+    spread = np.array([POWER_PRIOR_SD[k[0]] for k in keys])
+    a = np.vstack([design / POWER_SIGMA, np.diag(1.0 / spread)])
+    b = np.concatenate([target / POWER_SIGMA, np.zeros(len(keys))])
+    return dict(zip(keys, np.linalg.lstsq(a, b, rcond=None)[0].tolist(), strict=True))
+
+
+def fit_power(frame: pd.DataFrame) -> PowerFit:
+    """Ridge fit of ``log(P / (f V)) = core + board + family + generation`` on the rows with
+    energy; ``V`` is the row's supply behind a linear regulator, the board's usual supply
+    behind a switching one (whose input power does not follow its input voltage)."""
+    stated, board_v = _supplies(frame)
+    rows = frame[frame["energy_mJ"].notna()]
+    volts = np.where(rows["regulator"] == "ldo", stated[rows.index], board_v[rows.index])
+    power_mW = rows["energy_mJ"] / rows["energy_latency_ms"] * 1e3
+    target = np.log(power_mW.to_numpy() / (rows["clock_mhz"].to_numpy() * volts))
+    coef = _power_coefficients(rows, target)
+    residual = []
+    for system in rows["system"].unique():
+        mine = (rows["system"] == system).to_numpy()
+        if mine.all():
+            break
+        held = _power_coefficients(rows[~mine], target[~mine])
+        for r, t in zip(rows[mine].itertuples(), target[mine], strict=True):
+            residual.append(sum(held.get(k, 0.0) for k in _power_keys(r)) - t)
+    boards = {
+        str(board): BoardPower(
+            mA_per_MHz=math.exp(coef[("core", members["core"].iloc[0])] + coef[("board", board)]),
+            regulator=str(members["regulator"].mode().iloc[0]),
+            supply_V=float(board_v[members.index].median()),
+            rows=len(members),
+        )
+        for board, members in rows.groupby("board_id")
+    }
+    return PowerFit(
+        boards=boards,
+        cores={k[1]: math.exp(v) for k, v in coef.items() if k[0] == "core"},
+        families={k[1]: v for k, v in coef.items() if k[0] in ("family", "generation")},
+        log_sd=float(np.sqrt(np.mean(np.square(residual)))) if residual else 0.0,
+    )
+
+
+def fit_runtime_model(
+    frame: pd.DataFrame, *, source: str = "", held_out: bool = True
+) -> RuntimeModel:
+    """Effects, spreads and powers of the rows in ``frame`` (from ``mlperf.read_mlperf``).
+
+    Args:
+        frame: Normalized rows.
+        source: Provenance written at the top of the YAML (command, data, date).
+        held_out: Estimate the spreads from held-out fits (one per system and one per
+            pair: a minute or two); ``False`` uses in-sample residuals (tests, quick looks).
+    """
+    frame = frame.reset_index(drop=True)
+    effects = fit_effects(frame)
+    model = _bare_model(effects, frame)
+    if held_out:
+        residual = _held_out(frame, frame["system"], lambda rows: rows)
+        pair_groups = frame["core"] + "/" + frame["family"]
+        neighbour = _held_out(frame, pair_groups, lambda rows: rows)
+    else:
+        residual = np.log(predict_frame(model, frame) / frame["latency_ms"].to_numpy())
+        neighbour = residual * 2.0
+    pooled = float(np.sqrt(np.mean(residual**2)))
+    pairs = {}
+    for (core, family), members in frame.groupby(["core", "family"]):
+        r = residual[members.index]
+        sd = math.sqrt((np.sum(r**2) + SD_PRIOR_ROWS * pooled**2) / (len(r) + SD_PRIOR_ROWS))
+        pairs[(str(core), str(family))] = PairFit(
+            rows=len(members),
+            boards=tuple(sorted(members["board_id"].unique())),
+            generations=members["generation"].value_counts().sort_index().to_dict(),
+            latency_log_sd=sd,
+        )
+    power = fit_power(frame)
+    return RuntimeModel(
+        effects=effects,
+        generation_step=model.generation_step,
+        pooled_log_sd=pooled,
+        neighbour_log_sd=float(np.sqrt(np.mean(neighbour**2))),
+        pairs=pairs,
+        versions=model.versions,
+        board_power=power.boards,
+        core_power=power.cores,
+        family_power=power.families,
+        power_log_sd=power.log_sd,
+        source=source,
+    )
