@@ -110,6 +110,8 @@ def test_power_follows_the_supply_only_behind_a_linear_regulator() -> None:
     smps = [base.active_power_mW("cortex-m33", ref, "SMPS", 100.0, v, 0.0) for v in (1.8, 3.3)]
     assert ldo[1] / ldo[0] == pytest.approx(3.3 / 1.8)
     assert smps[1] == smps[0] == pytest.approx(0.1 * 100.0 * 1.8)
+    # an unstated supply is the one the board's energy rows were measured at
+    assert base.active_power_mW("cortex-m4", ref, "LDO", 100.0, None, 0.0) == ldo[0]
     assert base.active_power_mW("cortex-m4", ref, "unknown", 100.0, 3.3, 42.0) == 42.0
 
 
@@ -153,3 +155,62 @@ def test_the_shipped_model_is_what_the_fit_gives_on_the_public_rows() -> None:
     # in-sample, the model follows the rows it was fitted on (the benchmark holds rows out)
     error = np.abs(predict_frame(refit, frame) / frame["latency_ms"] - 1)
     assert np.median(error) < 0.05
+
+
+def test_a_later_round_file_is_predicted_with_the_shipped_model(tmp_path: Path) -> None:
+    """A results file of a round the model never saw: new versions, an unknown runtime,
+    decorated core names, a new benchmark and missing columns still predict row by row."""
+    rows = pd.DataFrame(
+        [
+            (
+                "v1.3",
+                "ST",
+                "NUCLEO-H7A3ZI-Q",
+                "Arm® Cortex®-M7",
+                280,
+                "X-CUBE-AI v8.1.0",
+                "ic",
+                52.0,
+            ),
+            (
+                "v1.3",
+                "ST",
+                "NUCLEO-H7A3ZI-Q",
+                "Arm® Cortex®-M7",
+                280,
+                "ST Edge AI Core 2.0",
+                "ic",
+                45.0,
+            ),
+            ("v1.3", "X", "SOME-NEW-BOARD", "Cortex-M33", 96, "Edge Impulse EON 1.5", "kws", 60.0),
+            ("v1.3", "X", "SOME-NEW-BOARD", "Cortex-M33", 96, "Edge Impulse EON 1.5", "sww", 9.0),
+            ("v1.3", "Y", "RISCV-BOARD", "RISC-V core", 100, "tflite-micro", "ic", 300.0),
+        ],
+        columns=[
+            "round",
+            "submitter",
+            "board",
+            "processor_core",
+            "clock_mhz",
+            "framework",
+            "benchmark",
+            "latency_ms",
+        ],
+    )
+    path = tmp_path / "results_v1.3.csv"
+    rows.to_csv(path, index=False)
+    read = read_mlperf([path])
+    frame = read.frame
+    assert list(frame["family"]) == ["x_cube_ai", "x_cube_ai", "unrecognized"]
+    assert read.skipped == {"RISC-V core": 1, "benchmark 'sww' (no reference graph)": 1}
+    model = runtime_model()
+    predicted = predict_frame(model, frame)
+    assert np.all(np.isfinite(predicted)) and np.all(predicted > 0)
+    # ST Edge AI Core 2.0 is X-CUBE-AI 10: newer than the fitted 8.1, so the step applies
+    assert predicted[1] / predicted[0] == pytest.approx(math.exp(model.generation_step), rel=1e-6)
+    # an unrecognized runtime is predicted with the fastest fitted runtime of its core
+    fastest = model.fastest_family("cortex-m33")
+    alone = predict_frame(
+        model, frame.iloc[[2]].assign(family=fastest.family, generation=fastest.generation)
+    )
+    assert predicted[2] == pytest.approx(alone[0])

@@ -263,6 +263,19 @@ def test_the_space_of_a_runtime_search_is_checked_before_any_trial() -> None:
     assert "does not read this parameter" in plain.check_space(good)["runtime"]
 
 
+def test_the_runtime_study_file_loads_and_its_space_checks() -> None:
+    from moo.config import load_study_config
+    from moo.study import build_adapter
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "digits_runtimes.yaml"
+    config = load_study_config(path)
+    adapter = build_adapter(config, source=str(path))  # checks the space: raises on a problem
+    assert adapter.runtimes == ("x_cube_ai", "plumerai", "hale")
+    sample = {**CNN, "runtime": "hale", "device": "cortex_m33"}
+    known = adapter.known_metrics(sample)
+    assert known["latency_ms_p90"] > known["latency_ms"]
+
+
 def test_runtimes_are_checked_against_every_device() -> None:
     with pytest.raises(OptionsError, match=r"`runtimes`: Runtime 'vela' does not run on cortex-m4"):
         Classifier(task="digits", devices=["cortex_m4"], runtimes=["vela"])

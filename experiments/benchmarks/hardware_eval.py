@@ -20,13 +20,7 @@ import pandas as pd
 from scipy.stats import kendalltau
 
 from objectives.hardware.fewshot import few_shot
-from objectives.hardware.fit import (
-    fit_runtime_model,
-    predict_frame,
-    row_features,
-    row_runtime,
-    row_supplies,
-)
+from objectives.hardware.fit import fit_runtime_model, predict_frame, row_features, row_runtime
 from objectives.hardware.runtime_model import KindConstants, RuntimeModel
 
 __all__ = [
@@ -72,15 +66,13 @@ def fit(frame: pd.DataFrame) -> RuntimeModel:
 
 def predict_energy(model: RuntimeModel, frame: pd.DataFrame, latency_ms: np.ndarray) -> np.ndarray:
     """Energy (mJ) of each row: the model's active power for its board, runtime, clock and
-    supply (stated, else its board's usual, ``fit.row_supplies``) x the predicted latency;
-    NaN where the model knows no power for the board's class."""
-    supply = row_supplies(frame)
+    supply (stated, else the one the board's fitted energy rows were measured at) x the
+    predicted latency; NaN where the model knows no power for the board's class."""
     out = np.full(len(frame), math.nan)
     for i, row in enumerate(frame.itertuples()):
         core, ref = row_runtime(model, row)
-        power = model.active_power_mW(
-            core, ref, row.board_id, row.clock_mhz, supply.iloc[i], math.nan
-        )
+        supply = row.supply_V if math.isfinite(row.supply_V) else None
+        power = model.active_power_mW(core, ref, row.board_id, row.clock_mhz, supply, math.nan)
         out[i] = power * latency_ms[i] / 1e3
     return out
 

@@ -10,10 +10,13 @@ Every sentence of the report is written from the numbers. ``--write-model`` refi
 ``objectives/hardware/profiles/runtime_model.yaml`` on all rows.
 
 Commands (from the repository root; the first writes
-experiments/benchmarks/results/hardware_mlperf.md, the second the shipped model):
+experiments/benchmarks/results/hardware_mlperf.md, the second the shipped model, the third
+predicts the rows of any MLPerf Tiny results CSV with the shipped model, as a user would):
 
     OMP_NUM_THREADS=1 .venv/bin/python -m experiments.benchmarks.hardware_mlperf
     OMP_NUM_THREADS=1 .venv/bin/python -m experiments.benchmarks.hardware_mlperf --write-model
+    OMP_NUM_THREADS=1 .venv/bin/python -m experiments.benchmarks.hardware_mlperf \
+        --predict results_v1.2.csv [--out predictions.md]
 """
 
 from __future__ import annotations
@@ -171,7 +174,7 @@ def kendall_line(taus: dict[str, tuple[float, int]]) -> str:
 
 def runtime_mapping_table(frame: pd.DataFrame, model: RuntimeModel) -> str:
     lines = [
-        "| framework (v1.1) | core | runtime as fitted | predicted with |",
+        "| framework | core | runtime as fitted | predicted with |",
         "|---|---|---|---|",
     ]
     seen = set()
@@ -183,7 +186,7 @@ def runtime_mapping_table(frame: pd.DataFrame, model: RuntimeModel) -> str:
         _, ref = row_runtime(model, row)
         how = f"{ref.family} {model.effective_generation(ref.family, ref.generation)}"
         if ref.family != row.family:
-            how += " (no rows of this runtime before v1.1: the fastest fitted one)"
+            how += " (no fitted rows of this runtime: the fastest fitted one on the core)"
         elif model.is_newer(ref):
             how += f" + generation step x{math.exp(model.generation_step):.2f} (newer version)"
         lines.append(f"| {row.framework} | {row.core} | {row.family} {row.generation} | {how} |")
@@ -552,22 +555,60 @@ def write_model(frame: pd.DataFrame, skipped: dict[str, int]) -> RuntimeModel:
     return model
 
 
+def predict_report(paths: Sequence[Path]) -> str:
+    """Rows of any MLPerf Tiny results CSV (the columns of ``../shared/data/mlperf_tiny``)
+    predicted by the shipped model, as a user would: errors, ranking, every row."""
+    rows = read_mlperf(paths)
+    frame, model = rows.frame, runtime_model()
+    latency = predict_frame(model, frame)
+    energy = predict_energy(model, frame, latency)
+    lat, e = Errors.of(latency, frame["latency_ms"]), Errors.of(energy, frame["energy_mJ"])
+    not_modelled = ", ".join(f"{k} ({v})" for k, v in rows.skipped.items()) or "none"
+    return f"""# The shipped hardware model on {", ".join(p.name for p in paths)}
+
+{len(frame)} rows predicted (not modelled: {not_modelled}). Latency: median {pct(lat.median)},
+p90 {pct(lat.p90)}; energy: median {pct(e.median)}, p90 {pct(e.p90)} over {e.n} rows with energy.
+Kendall tau per benchmark (ic, kws, vww, ad): {kendall_line(kendall_by_benchmark(frame, latency))}.
+
+How each runtime was predicted:
+
+{runtime_mapping_table(frame, model)}
+
+{error_table(frame, latency, energy, ["core", "family"])}
+
+{every_row_table(frame, latency, energy)}
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     torch.set_num_threads(1)
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--write-model", action="store_true", help=f"refit and write {MODEL_YAML.name}"
     )
-    parser.add_argument("--out", type=Path, default=RESULTS, help="results file to write")
+    parser.add_argument(
+        "--predict",
+        type=Path,
+        nargs="+",
+        help="predict the rows of these MLPerf Tiny CSVs with the shipped model (no fit)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="results file to write")
     args = parser.parse_args(argv)
+    if args.predict:
+        text = predict_report(args.predict)
+        if args.out is not None:
+            args.out.write_text(text, encoding="utf-8")
+        print(text)
+        return
     rows = read_mlperf([DATA / name for name in CSVS])
     if args.write_model:
         model = write_model(rows.frame, rows.skipped)
         print(f"wrote {MODEL_YAML} (pooled held-out log sd {model.pooled_log_sd:.3f})")
         return
     text = report(rows.frame, rows.skipped)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    out = args.out or RESULTS
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
     print(text)
 
 

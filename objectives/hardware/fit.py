@@ -56,7 +56,6 @@ __all__ = [
     "predict_frame",
     "row_features",
     "row_runtime",
-    "row_supplies",
 ]
 
 ROW_SIGMA = 0.1
@@ -221,11 +220,6 @@ def _supplies(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     board_v = _usual_supply(frame, "board_id")
     stated = frame["supply_V"].fillna(board_v).fillna(_usual_supply(frame, "core")).fillna(3.3)
     return stated, board_v.fillna(stated)
-
-
-def row_supplies(frame: pd.DataFrame) -> pd.Series:
-    """The supply each row's energy was (or, unstated, most likely was) measured at."""
-    return _supplies(frame)[0]
 
 
 def _power_keys(r: tuple) -> list[tuple[str, ...]]:

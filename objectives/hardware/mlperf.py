@@ -6,7 +6,9 @@ maps ``processor_core``), runtime family and generation (from ``framework`` and
 board), clock, benchmark, latency, energy per inference with the latency of the energy run,
 and the supply voltage and regulator of the energy run parsed from the hardware notes
 ("Operating at 3.0V with SMPS"). Rows on cores the model does not cover (RISC-V, DSPs,
-NPUs of other vendors) are dropped; ``skipped`` lists them.
+NPUs of other vendors) or of a benchmark without a reference graph are dropped; ``skipped``
+lists them. A framework no runtime pattern recognizes is kept as runtime ``unrecognized``
+(predicted with the fastest fitted runtime of its core, ``fit.row_runtime``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from objectives.hardware.runtimes import core_class_of, identify_runtime
+from objectives.hardware.reference import REFERENCE_MODELS
+from objectives.hardware.runtimes import RuntimeRef, core_class_of, identify_runtime
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,6 +30,15 @@ __all__ = ["MlperfRows", "board_id", "read_mlperf"]
 
 ROUNDS = ("v0.5", "v0.7", "v1.0", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5")
 """Published MLPerf Tiny rounds, oldest first (later ones sort after these)."""
+OPTIONAL = (
+    "submitter",
+    "system_id",
+    "round",
+    "hardware_notes",
+    "energy_uJ",
+    "energy_run_latency_ms",
+)
+"""Columns a results file may lack (read as empty): a later round's file still predicts."""
 
 
 def board_id(board: str) -> str:
@@ -57,26 +69,25 @@ def read_mlperf(paths: Sequence[Path]) -> MlperfRows:
     ``regulator`` (``smps`` where the notes say so, else ``ldo``) and ``round_index``.
     """
     raw = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    raw = raw.reindex(columns=[*raw.columns, *(c for c in OPTIONAL if c not in raw.columns)])
     cores = raw["processor_core"].astype(str).map(core_class_of)
     skipped = raw.loc[cores.isna(), "processor_core"].astype(str).value_counts().to_dict()
-    frame = raw[cores.notna()].assign(core=cores[cores.notna()]).reset_index(drop=True)
+    known = raw["benchmark"].isin(list(REFERENCE_MODELS))
+    for bench, n in raw.loc[cores.notna() & ~known, "benchmark"].value_counts().items():
+        skipped[f"benchmark {bench!r} (no reference graph)"] = int(n)
+    keep = cores.notna() & known
+    frame = raw[keep].assign(core=cores[keep]).reset_index(drop=True)
     refs = [
         identify_runtime(str(r.framework), r.core, system_id=str(r.system_id), round_=str(r.round))
+        or RuntimeRef("unrecognized", "0")
         for r in frame.itertuples()
     ]
-    unknown = [i for i, ref in enumerate(refs) if ref is None]
-    for i in unknown:
-        key = f"{frame.at[i, 'processor_core']} ({frame.at[i, 'framework']}: runtime not known)"
-        skipped[key] = skipped.get(key, 0) + 1
-    keep = [i for i, ref in enumerate(refs) if ref is not None]
-    frame = frame.iloc[keep].reset_index(drop=True)
-    refs = [refs[i] for i in keep]
-    notes = frame["hardware_notes"].fillna("").astype(str)
+    notes = frame["hardware_notes"].map(lambda v: v if isinstance(v, str) else "")
     energy_latency = frame["energy_run_latency_ms"].fillna(frame["latency_ms"])
     frame = frame.assign(
-        family=[r.family for r in refs],  # type: ignore[union-attr]
-        generation=[r.generation for r in refs],  # type: ignore[union-attr]
-        version=[r.version for r in refs],  # type: ignore[union-attr]
+        family=[r.family for r in refs],
+        generation=[r.generation for r in refs],
+        version=[r.version for r in refs],
         board_id=frame["board"].astype(str).map(board_id),
         system=frame["round"].astype(str)
         + "|"

@@ -378,21 +378,25 @@ class RuntimeModel:
         runtime: RuntimeRef,
         board: str | None,
         clock_mhz: float,
-        supply_V: float,
+        supply_V: float | None,
         fallback_mW: float,
     ) -> float:
         """Active power of a device: the board's current per MHz (its class's, else
-        ``fallback_mW``) at this clock and supply, times the runtime's factor."""
+        ``fallback_mW``) at this clock and supply, times the runtime's factor.
+
+        ``supply_V=None`` means the supply the board's energy rows were measured at (3.3 V
+        for a board without them).
+        """
         generation = f"{runtime.family}/{runtime.generation}"
         factor = math.exp(
             self.family_power.get(runtime.family, 0.0) + self.family_power.get(generation, 0.0)
         )
         power = self.board_power.get(board or "")
         if power is not None:
-            volts = supply_V if power.regulator == "ldo" else power.supply_V
+            volts = power.supply_V if supply_V is None or power.regulator == "smps" else supply_V
             return power.mA_per_MHz * clock_mhz * volts * factor
         if core in self.core_power:
-            return self.core_power[core] * clock_mhz * supply_V * factor
+            return self.core_power[core] * clock_mhz * (supply_V or 3.3) * factor
         return fallback_mW * factor
 
     # -- serialization ----------------------------------------------------------------

@@ -84,6 +84,8 @@ class Family:
             nothing, the round does).
         derived_from: ``(family, factor, log_sd)`` of a runtime without rows whose cycles
             are a known multiple of another's.
+        listed: False for ``unrecognized``, the family of MLPerf rows whose framework no
+            pattern matches: predicted, never named by a user.
     """
 
     name: str
@@ -94,6 +96,7 @@ class Family:
     unversioned: str | None = None
     by_round: tuple[tuple[str, str], ...] = ()
     derived_from: tuple[str, float, float] | None = None
+    listed: bool = True
 
     @property
     def latest(self) -> Generation:
@@ -138,8 +141,8 @@ class Catalogue:
     cores: dict[str, CoreClass]
 
     def families_for(self, core: str) -> list[str]:
-        """Runtime names that run on a core class, in catalogue order."""
-        return [name for name, f in self.families.items() if core in f.cores]
+        """Runtime names a device on a core class can be named with, in catalogue order."""
+        return [name for name, f in self.families.items() if core in f.cores and f.listed]
 
     def ancestry(self, core: str) -> list[str]:
         """The core and its parents up to a root class, nearest first."""
@@ -176,6 +179,7 @@ def catalogue() -> Catalogue:
                 if derived
                 else None
             ),
+            listed=bool(f.get("listed", True)),
         )
     cores = {
         name: CoreClass(
@@ -242,7 +246,7 @@ def runtime_of_text(text: str, core: str) -> RuntimeRef | None:
     string (``X-CUBE-AI v8.1.0``) on a core class; None when neither recognizes it."""
     name, _, version = text.strip().partition("@")
     family = catalogue().families.get(name)
-    if family is not None and core in family.cores:
+    if family is not None and family.listed and core in family.cores:
         try:
             parsed = parse_version(version) if version else None
         except ValueError:
@@ -260,6 +264,8 @@ def resolve_runtime(core: str, runtime: str, version: Version | None = None) -> 
     """
     cat = catalogue()
     family = cat.families.get(runtime)
+    if family is None or not family.listed:
+        family = None
     if family is None or core not in family.cores:
         known = ", ".join(cat.families_for(core)) or "none"
         what = "Unknown runtime" if family is None else "Runtime"
@@ -281,7 +287,8 @@ def identify_runtime(
 ) -> RuntimeRef | None:
     """The runtime an MLPerf row names in its ``framework`` (and ``system_id``) on a core.
 
-    Returns None when no family that runs on ``core`` recognizes the string.
+    Returns None when no family that runs on ``core`` recognizes the string
+    (``read_mlperf`` then files the row under ``unrecognized``).
 
     Example:
         >>> identify_runtime("X-CUBE-AI v8.0.0", "cortex-m4")
