@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Protocol
 
 from moo.config import AdapterSection, load_adapter
@@ -156,25 +157,28 @@ def run_on_dask(
     import dask
     from distributed import Client, LocalCluster, wait
 
-    with dask.config.set({"distributed.worker.daemon": False}):
+    with dask.config.set({"distributed.worker.daemon": False}), ExitStack() as stack:
+        # Entered cluster first, client second: the client is closed before the cluster
+        # shuts its workers down, not while it still holds their futures.
         cluster = (
             None
             if scheduler_address
-            else LocalCluster(
-                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+            else stack.enter_context(
+                LocalCluster(
+                    n_workers=n_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
             )
         )
-        with Client(scheduler_address or cluster) as client:
+        client = stack.enter_context(Client(scheduler_address or cluster))
+        futures = [client.submit(worker, pure=False) for _ in range(n_workers)]
+        while True:
             try:
-                futures = [client.submit(worker, pure=False) for _ in range(n_workers)]
-                while True:
-                    try:
-                        wait(futures, timeout=poll_interval)
-                        break
-                    except TimeoutError:
-                        poll()
+                wait(futures, timeout=poll_interval)
+                break
+            except TimeoutError:
                 poll()
-                return client.gather(futures)
-            finally:
-                if cluster is not None:
-                    cluster.close()
+        poll()
+        return client.gather(futures)

@@ -267,7 +267,7 @@ class DutyCycleRanking:
             candidates.append(
                 Candidate(
                     trial=t.number,
-                    device=str(t.params.get("device", "-")),
+                    device=_device_label(t.params),
                     params=dict(t.params),
                     metrics=metrics,
                     constraints=dict(t.constraints),
@@ -348,6 +348,13 @@ class DutyCycleRanking:
             found.append((b, current))
             lo = b
         return found
+
+
+def _device_label(params: Mapping[str, Any]) -> str:
+    """``cortex_m7``, or ``cortex_m7/plumerai`` where the study searches the runtime: a
+    core under another runtime is another deployment, with its own curve."""
+    device = str(params.get("device", "-"))
+    return f"{device}/{params['runtime']}" if "runtime" in params else device
 
 
 def _key(ranked: Ranked | None) -> int | None:

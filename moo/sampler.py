@@ -19,7 +19,8 @@ import random
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +96,12 @@ _LOCAL_POOL = 256
 _LOCAL_STEPS = 4
 # Fallback pool when the optimizer lands on an already evaluated config.
 _DEDUP_POOL = 2048
+# torch threads of a proposal. Its GPs are small (tens to hundreds of points), and more
+# OpenMP threads than free cores spin instead of working: with torch's default (one per
+# core) the median proposal of a 2-s-trial study on a busy 2-core machine took 4.6 s in
+# one process and 11.5 s in each of two, against 0.6-0.7 s in Dask workers, whose nanny
+# sets OMP_NUM_THREADS=1 (``results/dask_throughput.md``).
+_PROPOSAL_THREADS = 1
 
 
 def default_n_initial(dim: int) -> int:
@@ -331,7 +338,7 @@ class QNEHVISampler(BaseSampler):
                 _logger.warning("Every config of the search space was evaluated; repeating one.")
                 return space.decode(space.grid_points()[:1])[0], math.nan, {}
         generator = torch_generator(seed)
-        with seeded_global_rng(seed):
+        with seeded_global_rng(seed), _torch_threads(_PROPOSAL_THREADS):
             model, order = fit_model(problem)
             state = hyperparameters(model, problem)
             acqf = build_acquisition(self._acquisition, model, order, problem, seed=seed)
@@ -441,6 +448,18 @@ def _local_search(
             break
         best, value = X, v
     return best, value
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` for the block (a process-wide setting; the
+    proposals of one process already take turns under ``seeded_global_rng``'s lock)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _random_pool(space: SearchSpace, n: int, generator: torch.Generator) -> Tensor:

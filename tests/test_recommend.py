@@ -174,3 +174,43 @@ def test_the_report_draws_the_duty_cycle(storage: str, tmp_path: Path) -> None:
     crossover = _recommend(storage, "--period", "1s")["crossovers"][0]
     assert "Which chip at which inference rate" in page
     assert json.dumps(f"{crossover['from']} → {crossover['to']}")[1:-1] in page  # plotly JSON
+
+
+@pytest.mark.slow
+def test_a_searched_runtime_is_part_of_the_deployment(tmp_path: Path) -> None:
+    space = yaml.safe_load((REPO / "search_spaces" / "tinyml_digits.yaml").read_text())
+    space["parameters"]["device"] = {"type": "categorical", "choices": ["cortex_m4", "cortex_m7"]}
+    space["parameters"]["runtime"] = {"type": "categorical", "choices": ["x_cube_ai", "plumerai"]}
+    study = {
+        "study": {"name": "rt", "seed": 0},
+        "objective": {
+            "adapter": "objectives.tinyml:Classifier",
+            "options": {
+                "task": "digits",
+                "devices": ["cortex_m4", "cortex_m7"],
+                "runtimes": ["x_cube_ai", "plumerai"],
+                "epochs": 2,
+                "finetune_epochs": 1,
+            },
+        },
+        "objectives": [
+            {"name": "accuracy", "direction": "maximize"},
+            {"name": "energy_mJ", "direction": "minimize", "scale": "log"},
+        ],
+        "space": space,
+        "sampler": {"n_initial": 2},
+        "stop": {"max_trials": 2, "rule": "budget"},
+    }
+    (tmp_path / "rt.yaml").write_text(yaml.safe_dump(study))
+    url = f"sqlite:///{tmp_path / 'rt.db'}"
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", str(tmp_path / "rt.yaml"), "--storage", url]).exit_code == 0
+    result = runner.invoke(app, ["recommend", "rt", "--storage", url, "--period", "50ms", "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert set(answer["devices"]) == {
+        f"{d}/{r}" for d in ("cortex_m4", "cortex_m7") for r in ("x_cube_ai", "plumerai")
+    }
+    winner = answer["winner"]
+    cost = HardwareCost(winner["device"], winner["latency_ms"], winner["energy_mJ"], 0, 0, 0, 0)
+    assert winner["avg_power_mW"] == pytest.approx(average_power_mW(cost, winner["device"], 0.05))

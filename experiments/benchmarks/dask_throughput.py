@@ -34,6 +34,7 @@ import optuna
 import yaml
 from optuna.trial import TrialState
 
+from moo.adapters import ALLOW_ENV
 from moo.config import validate_study_config
 from moo.study import create_study, load_study
 
@@ -106,8 +107,10 @@ def run_row(
     url: str, folder: Path, executor: str, n_workers: int, args: argparse.Namespace
 ) -> dict:
     name = f"{executor}{n_workers}_{time.monotonic_ns()}"
+    # Plain rows: n_workers processes of one worker (thread) each.
+    dask = executor == "dask"
     data = study_dict(
-        name, "dask" if executor == "dask" else "local", n_workers, args.trials, args.trial_s
+        name, "dask" if dask else "local", n_workers if dask else 1, args.trials, args.trial_s
     )
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -146,6 +149,7 @@ def main() -> None:
     parser.add_argument("--storage", help="a PostgreSQL URL; default: a throw-away server")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    os.environ[ALLOW_ENV] = "objectives,tests.adapters"  # the sleeping test adapter
     command = "python -m experiments.benchmarks.dask_throughput " + " ".join(
         shlex.quote(a) for a in sys.argv[1:]
     )
