@@ -8,11 +8,11 @@ Usage::
 BoTorch 0.18 JIT-compiles a fused qLogEHVI C++ kernel the first time a process builds a
 qLog(N)EHVI; moo keeps it on its pure-PyTorch path (``moo.acquisition``). Each row below is
 a new interpreter (torch at 2 threads, moo's proposals at one), with its own empty
-``TORCH_EXTENSIONS_DIR`` (what a fresh install has): it imports moo, runs a seeded BraninCurrin study to its first BO
-proposal (6 Sobol trials) and three more. ``--python`` adds the rows of another
-interpreter (a venv made from scratch with the README's first command, whose caches are
-all cold). "BoTorch default" re-enables the JIT compile in the child, once with the empty
-cache and once with the kernel built by that run.
+``TORCH_EXTENSIONS_DIR`` (what a fresh install has): it imports moo, runs a seeded
+BraninCurrin study to its first BO proposal (6 Sobol trials) and three more. ``--python``
+adds the rows of another interpreter (a venv made from scratch with the README's first
+command, whose caches are all cold). "BoTorch default" re-enables the JIT compile in the
+child, once with the empty cache and once with the kernel built by that run.
 
 The second table scores the same 512 candidates with the fused and the PyTorch kernel
 (forward and backward, 3 objectives, 64 MC samples), on qLogNEHVI at 20 observations and
