@@ -38,8 +38,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+# soft_wrap: a long line (a path, a config) stays one line in a log or a pipe, where
+# Rich would otherwise break it at 80 columns; a terminal still wraps it for the eye.
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 Storage = Annotated[
     str | None,
@@ -70,7 +72,7 @@ def _one_line_errors(command: F) -> F:
 
 def _fail(message: str) -> NoReturn:
     lines = "\n".join(printable(line) for line in message.split("\n"))  # one per problem
-    errors.print(f"[bold red]error:[/] {escape(lines)}", highlight=False, soft_wrap=True)
+    errors.print(f"[bold red]error:[/] {escape(lines)}", highlight=False)
     raise typer.Exit(2)
 
 
@@ -141,7 +143,6 @@ def _run(run: StudyRun, title: str) -> None:
         errors.print(
             f"{name}: interrupted after {n_trials} trials; `moo resume {name}` continues it.",
             highlight=False,
-            soft_wrap=True,
         )
         raise typer.Exit(130) from None
     status = run.history.status()
@@ -149,8 +150,7 @@ def _run(run: StudyRun, title: str) -> None:
     console.print(
         f"[bold]{run.config.study.name}[/]: stopped, {reason}. {status.n_trials} trials, "
         f"front of {status.front_size}, normalized HV {hv}. "
-        f"See `moo pareto {run.config.study.name}`.",
-        soft_wrap=True,
+        f"See `moo pareto {run.config.study.name}`."
     )
 
 
@@ -384,7 +384,7 @@ def _print_recommendation(result: Any, config: Any) -> None:
     from moo.recommend import BATTERY, POWER, format_period
 
     workload = result.workload
-    say = functools.partial(console.print, soft_wrap=True)  # long lines stay whole in logs
+    say = console.print
     floors = f"; {', '.join(result.floors)}" if result.floors else "; no floor (add --min)"
     title = (
         f"{result.study}: one inference every {format_period(result.period_s)}, "

@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from objectives.hardware.fit import fit_effects, fit_runtime_model, predict_frame
+from objectives.hardware.fit import (
+    CANDIDATE_RULES,
+    DEFAULT_RULES,
+    choose_rules,
+    fit_effects,
+    fit_runtime_model,
+    predict_frame,
+)
 from objectives.hardware.mlperf import board_id, read_mlperf
 from objectives.hardware.runtime_model import (
     PARAMETERS,
@@ -93,6 +100,38 @@ def test_the_model_survives_its_yaml() -> None:
     assert again.versions["x_cube_ai"] == (8, 1, 0)
 
 
+def test_a_generation_without_rows_is_the_nearest_fitted_one_plus_steps() -> None:
+    fitted_73 = {("generation", "x_cube_ai", "7.3"): 0.0}
+    model = RuntimeModel(fitted_73, -0.2, 0.1, 0.2, {}, versions={"x_cube_ai": (7, 3)})
+    assert model.generation_shift(RuntimeRef("x_cube_ai", "8.1")) == ("7.3", 1)
+    assert model.generation_shift(RuntimeRef("x_cube_ai", "7.1")) == ("7.3", -1)
+    # 8.0 belongs to the 7.3 generation, but no row showed a version that new: one step
+    assert model.generation_shift(RuntimeRef("x_cube_ai", "7.3", (8, 0))) == ("7.3", 1)
+    assert model.generation_shift(RuntimeRef("x_cube_ai", "7.3", (7, 3))) == ("7.3", 0)
+
+    def log_theta(generation: str) -> np.ndarray:
+        return model.log_parameters("cortex-m4", RuntimeRef("x_cube_ai", generation))
+
+    assert log_theta("8.1") - log_theta("7.3") == pytest.approx(np.full(6, -0.2))
+    assert log_theta("7.1") - log_theta("7.3") == pytest.approx(np.full(6, 0.2))  # older: slower
+    note = model.predict("cortex-m4", RuntimeRef("x_cube_ai", "7.1")).note
+    assert "older than the fitted 7.3" in note
+
+
+@needs_data
+def test_the_rules_for_unseen_runtimes_are_chosen_on_earlier_rounds_only() -> None:
+    frame = read_mlperf(CSVS).frame
+    before = frame[frame["round"] != "v1.1"].reset_index(drop=True)
+    choice = choose_rules(before)
+    # v1.0 is the only round with two earlier rounds: v1.1 takes no part in the choice
+    assert choice.rounds == ("v1.0",)
+    assert set(choice.log_errors) == set(CANDIDATE_RULES)
+    assert choice.score(choice.rules) == min(choice.score(r) for r in CANDIDATE_RULES)
+    assert len(choice.log_errors[choice.rules]) == (frame["round"] == "v1.0").sum()
+    # without a round to validate on, the rules claim nothing
+    assert choose_rules(frame[frame["round"] == "v1.1"]).rules == DEFAULT_RULES
+
+
 def test_power_follows_the_supply_only_behind_a_linear_regulator() -> None:
     base = RuntimeModel(
         {},
@@ -150,6 +189,7 @@ def test_the_shipped_model_is_what_the_fit_gives_on_the_public_rows() -> None:
     differences = [abs(v - shipped.effects.get(k, math.inf)) for k, v in refit.effects.items()]
     assert max(differences) < 1e-3
     assert refit.generation_step == pytest.approx(shipped.generation_step, abs=1e-3)
+    assert refit.stand_in == shipped.stand_in
     for board, power in shipped.board_power.items():
         assert refit.board_power[board].mA_per_MHz == pytest.approx(power.mA_per_MHz, rel=1e-3)
     # in-sample, the model follows the rows it was fitted on (the benchmark holds rows out)
@@ -208,9 +248,10 @@ def test_a_later_round_file_is_predicted_with_the_shipped_model(tmp_path: Path) 
     assert np.all(np.isfinite(predicted)) and np.all(predicted > 0)
     # ST Edge AI Core 2.0 is X-CUBE-AI 10: newer than the fitted 8.1, so the step applies
     assert predicted[1] / predicted[0] == pytest.approx(math.exp(model.generation_step), rel=1e-6)
-    # an unrecognized runtime is predicted with the fastest fitted runtime of its core
-    fastest = model.fastest_family("cortex-m33")
+    # an unrecognized runtime is predicted with the stand-in runtime of its core (the rule
+    # the fit chose by leave-one-round-out)
+    stand_in = model.stand_in_family("cortex-m33")
     alone = predict_frame(
-        model, frame.iloc[[2]].assign(family=fastest.family, generation=fastest.generation)
+        model, frame.iloc[[2]].assign(family=stand_in.family, generation=stand_in.generation)
     )
     assert predicted[2] == pytest.approx(alone[0])

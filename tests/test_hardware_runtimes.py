@@ -189,6 +189,10 @@ def test_mlperf_strings_name_runtimes_and_cores() -> None:
     )
     assert identify_runtime("tflite-micro", "efr32mg24", round_="v1.0").family == "silabs_mvp"
     assert identify_runtime("tflite-micro", "cortex-m33").family == "tflm"
+    # TFLM inside a TensorFlow 2.x release (v0.5's reference) vs the standalone tflite-micro
+    bundled = identify_runtime("TensorFlow Lite for Microcontrollers v2.3.1", "cortex-m4")
+    assert (bundled.generation, bundled.version) == ("2020", (2, 3, 1))
+    assert identify_runtime("tflite-micro", "cortex-m33").generation == "2021"
     assert identify_runtime("Some New Engine 1.0", "cortex-m4") is None
     assert core_class_of("Cortex-M33 + Silicon Labs MVP") == "efr32mg24"
     assert core_class_of("Cortex-M0+") == "cortex-m0plus"

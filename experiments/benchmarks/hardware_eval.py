@@ -1,11 +1,12 @@
 """Held-out protocols for the runtime-aware hardware model on the MLPerf Tiny rows.
 
 Every protocol fits ``objectives.hardware.fit`` on some rows and predicts others the way a user
-predicts a row: from its core class, runtime (a runtime without fitted rows: the fastest fitted
-one on its core; a version newer than the fitted ones: the latest generation plus the
-generation step), board (its fitted effect where the board was seen), clock and the model's
-graph statistics. The report (``hardware_mlperf.py``) turns the numbers into tables and
-sentences.
+predicts a row: from its core class, runtime, board (its fitted effect where the board was
+seen), clock and the model's graph statistics. What the fit never saw (a runtime without rows,
+a generation without rows) follows the fit's rules, which every fit chooses by
+leave-one-round-out on its own training rows (``fit.choose_rules``): nested in the outer
+protocol, never informed by the rows it predicts. The report (``hardware_mlperf.py``) turns the
+numbers into tables and sentences.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau
 
 from objectives.hardware.fewshot import few_shot
 from objectives.hardware.fit import fit_runtime_model, predict_frame, row_features, row_runtime
@@ -30,6 +30,7 @@ __all__ = [
     "held_out",
     "kendall_by_benchmark",
     "predict_energy",
+    "repeatability",
 ]
 
 Z90 = 1.2816
@@ -60,7 +61,8 @@ class Errors:
 
 
 def fit(frame: pd.DataFrame) -> RuntimeModel:
-    """A model of these rows with in-sample spreads (the protocols refit it many times)."""
+    """A model of these rows with in-sample spreads and rules chosen on these rows alone
+    (the protocols refit it many times)."""
     return fit_runtime_model(frame, held_out=False)
 
 
@@ -109,26 +111,47 @@ def held_out(
 
 
 def kendall_by_benchmark(
-    frame: pd.DataFrame, predicted: np.ndarray, *, apart: float = 1.0
+    frame: pd.DataFrame, predicted: np.ndarray, *, apart: float = 1.0, tie: float = 1.0
 ) -> dict[str, tuple[float, int]]:
     """Kendall tau between measured and predicted latency of the systems of each benchmark
     (how well the model ranks board + runtime choices), and how many systems.
 
+    ``tie > 1`` counts measured latencies within that factor of each other as tied (tau-b:
+    a tied pair is neither concordant nor discordant, and the measured side's normalization
+    drops it), the reading of two systems that one rerun of the measurement could swap.
     ``apart > 1`` counts only the pairs whose measured latencies differ by more than that
-    factor (two runs of one system differ by a few %, so closer pairs rank by chance).
+    factor (a predicted tie among them counts as discordant).
     """
     out = {}
     for bench, members in frame.assign(pred=predicted).groupby("benchmark"):
-        measured, model = members["latency_ms"].to_numpy(), members["pred"].to_numpy()
-        if apart <= 1.0:
-            tau, _ = kendalltau(measured, model)
-        else:
-            i, j = np.triu_indices(len(measured), k=1)
-            far = np.abs(np.log(measured[i] / measured[j])) > math.log(apart)
-            agree = np.sign(measured[i] - measured[j]) == np.sign(model[i] - model[j])
+        measured = np.log(members["latency_ms"].to_numpy())
+        model = np.log(members["pred"].to_numpy())
+        i, j = np.triu_indices(len(measured), k=1)
+        dx, dy = measured[i] - measured[j], model[i] - model[j]
+        if apart > 1.0:
+            far = np.abs(dx) > math.log(apart)
+            agree = np.sign(dx) == np.sign(dy)
             tau = float(np.mean(np.where(agree[far], 1.0, -1.0))) if far.any() else math.nan
-        out[str(bench)] = (float(tau), len(members))
+        else:
+            sx = np.where(np.abs(dx) <= math.log(tie), 0.0, np.sign(dx))
+            sy = np.sign(dy)
+            norm = math.sqrt(np.count_nonzero(sx) * np.count_nonzero(sy))
+            tau = float(np.sum(sx * sy) / norm) if norm else math.nan
+        out[str(bench)] = (tau, len(members))
     return out
+
+
+def repeatability(frame: pd.DataFrame, quantile: float = 0.9) -> float:
+    """How far two measurements of one system differ: the ``quantile`` of ``|log ratio|``
+    between rows of the same board, clock, runtime generation and benchmark submitted more
+    than once (rounds, submitters, runtime versions of one generation), as a factor."""
+    keys = ["board_id", "clock_mhz", "family", "generation", "benchmark"]
+    gaps = [
+        abs(math.log(a / b))
+        for _, group in frame.groupby(keys)
+        for a, b in itertools.combinations(group["latency_ms"], 2)
+    ]
+    return math.exp(float(np.quantile(gaps, quantile))) if gaps else 1.0
 
 
 @dataclass

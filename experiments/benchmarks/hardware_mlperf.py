@@ -40,16 +40,24 @@ from experiments.benchmarks.hardware_eval import (
     held_out,
     kendall_by_benchmark,
     predict_energy,
+    repeatability,
 )
 from experiments.benchmarks.mlperf_models import onnx_graph
 from objectives.hardware import cost_on_devices, load_device, reference_graph
 from objectives.hardware.calibrate import fit_profile, predict
-from objectives.hardware.fit import fit_runtime_model, predict_frame, row_features, row_runtime
+from objectives.hardware.fit import (
+    CANDIDATE_RULES,
+    RuleChoice,
+    Rules,
+    choose_rules,
+    fit_runtime_model,
+    predict_frame,
+    row_runtime,
+)
 from objectives.hardware.measurements import Measurement
 from objectives.hardware.mlperf import read_mlperf
 from objectives.hardware.power import average_power_mW
 from objectives.hardware.runtime_model import RuntimeModel, runtime_model
-from objectives.hardware.runtimes import RuntimeRef
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "mlperf_tiny"
@@ -121,8 +129,9 @@ class Numbers:
 
     loro: Errors
     loro_energy: Errors
-    loro_no_step: Errors
-    loro_mean_runtime: Errors
+    loro_rules: RuleChoice
+    loro_by_rules: dict[Rules, Errors]
+    shipped_rules: RuleChoice
     loro_coverage: tuple[float, int]
     loso: Errors
     loso_energy: Errors
@@ -136,23 +145,44 @@ class Numbers:
     kendall_loso: dict[str, tuple[float, int]]
     kendall_loro_apart: dict[str, tuple[float, int]]
     kendall_loso_apart: dict[str, tuple[float, int]]
+    kendall_loro_ties: dict[str, tuple[float, int]]
+    kendall_loso_ties: dict[str, tuple[float, int]]
+    tie: float
     in_sample: Errors
 
 
-def loro_variants(
-    model: RuntimeModel, test: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """v1.1 predicted as shipped, without the generation step, and with a runtime that has
-    no rows taken as the average runtime (its effects at the prior) instead of the fastest."""
-    shipped = predict_frame(model, test)
-    no_step = predict_frame(dataclasses.replace(model, generation_step=0.0), test)
-    features = row_features(test)
-    mean_runtime = np.empty(len(test))
-    for i, row in enumerate(test.itertuples()):
-        ref = RuntimeRef(row.family, row.generation, row.version)
-        theta = model.log_parameters(row.core, ref, row.board_id)
-        mean_runtime[i] = float(features[i] @ np.exp(theta)) / (row.clock_mhz * 1e3)
-    return shipped, no_step, mean_runtime
+def loro_by_rules(train: pd.DataFrame, test: pd.DataFrame) -> dict[Rules, Errors]:
+    """v1.1 predicted by the v0.5-v1.0 fit under every candidate rule (the chosen one is
+    what the leave-one-round-out figures use; the others show what the choice is worth)."""
+    out = {}
+    for rules in CANDIDATE_RULES:
+        model = fit_runtime_model(train, held_out=False, rules=rules)
+        out[rules] = Errors.of(predict_frame(model, test), test["latency_ms"])
+    return out
+
+
+def rules_table(nested: RuleChoice, shipped: RuleChoice, on_v11: dict[Rules, Errors]) -> str:
+    """Every candidate rule: its error on the rounds that chose the leave-one-round-out rules
+    (v1.0 from v0.5-v0.7), on the rounds that chose the shipped ones, and on v1.1."""
+    lines = [
+        f"| rule for what the fit never saw | {', '.join(nested.rounds)} from earlier rounds "
+        f"(rms log) | {', '.join(shipped.rounds)} from earlier rounds (rms log) "
+        "| v1.1 from v0.5-v1.0: median / p90 |",
+        "|---|---|---|---|",
+    ]
+    for rules in CANDIDATE_RULES:
+        marks = []
+        if rules == nested.rules:
+            marks.append("chosen before v1.1")
+        if rules == shipped.rules:
+            marks.append("shipped")
+        mark = f" (**{', '.join(marks)}**)" if marks else ""
+        e = on_v11[rules]
+        lines.append(
+            f"| {rules}{mark} | {nested.score(rules):.3f} | {shipped.score(rules):.3f} "
+            f"| {pct(e.median)} / {pct(e.p90)} |"
+        )
+    return "\n".join(lines)
 
 
 def few_shot_lines(table: dict, what: str) -> list[str]:
@@ -184,11 +214,17 @@ def runtime_mapping_table(frame: pd.DataFrame, model: RuntimeModel) -> str:
             continue
         seen.add(key)
         _, ref = row_runtime(model, row)
-        how = f"{ref.family} {model.effective_generation(ref.family, ref.generation)}"
+        generation, steps = model.generation_shift(ref)
+        how = f"{ref.family} {generation}"
         if ref.family != row.family:
-            how += " (no fitted rows of this runtime: the fastest fitted one on the core)"
-        elif model.is_newer(ref):
-            how += f" + generation step x{math.exp(model.generation_step):.2f} (newer version)"
+            if ref.family == "unrecognized":
+                how = "the average runtime (family effects at their prior)"
+            how += f" (no rows of this runtime: the {model.stand_in} fitted one on the core)"
+        elif steps:
+            how += (
+                f" x {math.exp(steps * model.generation_step):.2f} ({steps:+d} generation "
+                f"step{'s' if abs(steps) > 1 else ''})"
+            )
         lines.append(f"| {row.framework} | {row.core} | {row.family} {row.generation} | {how} |")
     return "\n".join(lines)
 
@@ -321,8 +357,9 @@ def measure(frame: pd.DataFrame) -> tuple[Numbers, dict[str, str]]:
     test = frame[frame["round"] == HELD_OUT_ROUND].reset_index(drop=True)
     print("leave-one-round-out ...", flush=True)
     loro_model = fit_runtime_model(train, held_out=True)
-    shipped, no_step, mean_runtime = loro_variants(loro_model, test)
+    shipped = predict_frame(loro_model, test)
     loro_energy = predict_energy(loro_model, test, shipped)
+    by_rules = loro_by_rules(train, test)
     print("leave-one-system-out ...", flush=True)
     loso_models: dict[str, RuntimeModel] = {}
     loso_lat, loso_e = held_out(frame, frame["system"], models=loso_models)
@@ -335,11 +372,13 @@ def measure(frame: pd.DataFrame) -> tuple[Numbers, dict[str, str]]:
     fs_loro = few_shot_table(test, test["system"].unique(), lambda _: loro_model)
     full = fit(frame)
     in_lat = predict_frame(full, frame)
+    tie = repeatability(frame)
     numbers = Numbers(
         loro=Errors.of(shipped, test["latency_ms"]),
         loro_energy=Errors.of(loro_energy, test["energy_mJ"]),
-        loro_no_step=Errors.of(no_step, test["latency_ms"]),
-        loro_mean_runtime=Errors.of(mean_runtime, test["latency_ms"]),
+        loro_rules=choose_rules(train),
+        loro_by_rules=by_rules,
+        shipped_rules=choose_rules(frame),
         loro_coverage=coverage(loro_model, test, shipped),
         loso=Errors.of(loso_lat, frame["latency_ms"]),
         loso_energy=Errors.of(loso_e, frame["energy_mJ"]),
@@ -353,12 +392,16 @@ def measure(frame: pd.DataFrame) -> tuple[Numbers, dict[str, str]]:
         kendall_loso=kendall_by_benchmark(frame, loso_lat),
         kendall_loro_apart=kendall_by_benchmark(test, shipped, apart=RANK_APART),
         kendall_loso_apart=kendall_by_benchmark(frame, loso_lat, apart=RANK_APART),
+        kendall_loro_ties=kendall_by_benchmark(test, shipped, tie=tie),
+        kendall_loso_ties=kendall_by_benchmark(frame, loso_lat, tie=tie),
+        tie=tie,
         in_sample=Errors.of(in_lat, frame["latency_ms"]),
     )
     tables = {
         "loro_core": error_table(test, shipped, loro_energy, "core"),
         "loro_runtime": error_table(test, shipped, loro_energy, ["family", "generation"]),
         "loro_mapping": runtime_mapping_table(test, loro_model),
+        "rules": rules_table(choose_rules(train), choose_rules(frame), by_rules),
         "loso_core": error_table(frame, loso_lat, loso_e, "core"),
         "loso_runtime": error_table(frame, loso_lat, loso_e, "family"),
         "loso_board": error_table(frame, loso_lat, loso_e, "board_id"),
@@ -377,7 +420,8 @@ def report(frame: pd.DataFrame, skipped: dict[str, int]) -> str:
     worst_tau = min(tau for tau, _ in n.kendall_loro.values())
     worst_tau_loso = min(tau for tau, _ in n.kendall_loso.values())
     bar_rows = [
-        f"| leave-one-round-out (fit v0.5-v1.0, predict v1.1), median latency error "
+        f"| leave-one-round-out (fit v0.5-v1.0, predict v1.1; rules chosen on "
+        f"{', '.join(n.loro_rules.rounds)}, before v1.1), median latency error "
         f"| {pct(n.loro.median)} | <= 15% | {met(n.loro.median, BARS['loro_median'])} |",
         f"| leave-one-round-out, p90 latency error | {pct(n.loro.p90)} | <= 40% "
         f"| {met(n.loro.p90, BARS['loro_p90'])} |",
@@ -391,12 +435,16 @@ def report(frame: pd.DataFrame, skipped: dict[str, int]) -> str:
         f"({n.loro_energy.n} rows) | <= 20% | {met(n.loro_energy.median, BARS['energy_median'])} |",
         f"| energy, leave-one-system-out, median | {pct(n.loso_energy.median)} "
         f"({n.loso_energy.n} rows) | <= 20% | {met(n.loso_energy.median, BARS['energy_median'])} |",
-        f"| Kendall tau of the v1.1 ranking per benchmark (ic, kws, vww, ad) "
-        f"| {kendall_line(n.kendall_loro)} | >= 0.85 each "
+        f"| Kendall tau of the v1.1 ranking per benchmark (ic, kws, vww, ad), "
+        f"leave-one-round-out | {kendall_line(n.kendall_loro)} | >= 0.85 each "
         f"| {met(worst_tau, BARS['kendall'], at_least=True)} |",
         f"| Kendall tau, leave-one-system-out, all rounds | {kendall_line(n.kendall_loso)} "
         f"| >= 0.85 each | {met(worst_tau_loso, BARS['kendall'], at_least=True)} |",
+        f"| (second view) Kendall tau-b, measured pairs within {pct(n.tie - 1)} tied, "
+        f"leave-one-round-out / leave-one-system-out | {kendall_line(n.kendall_loro_ties)} / "
+        f"{kendall_line(n.kendall_loso_ties)} | | |",
     ]
+    best_on_v11 = min(n.loro_by_rules, key=lambda r: n.loro_by_rules[r].p90)
     fewshot_rows = few_shot_lines(n.fewshot_loso, "all systems, prior without the system")
     fewshot_rows += few_shot_lines(n.fewshot_loro, "v1.1 systems, prior v0.5-v1.0")
     step = runtime_model().generation_step
@@ -413,11 +461,17 @@ Data: `../shared/data/mlperf_tiny/{CSVS[0]}` and `{CSVS[1]}`: {len(frame)} rows 
 modelled cores ({", ".join(sorted(frame["core"].unique()))}), {frame["system"].nunique()} systems
 (round x submitter x system x runtime), {frame["board_id"].nunique()} boards,
 {frame["family"].nunique()} runtimes. Not modelled: {not_modelled}.
-Error = |predicted / measured - 1|. A row is predicted from its core class, runtime (a runtime
-without fitted rows: the fastest fitted one on its core; a version newer than every fitted one:
-the latest generation x {math.exp(step):.2f}, half the mean step between consecutive
-generations), board (its fitted effect where the fit saw the board), clock and the graph
-statistics of the reference model.
+Error = |predicted / measured - 1|. A row is predicted from its core class, runtime, board (its
+fitted effect where the fit saw the board), clock and the graph statistics of the reference
+model. What the fit never saw follows rules that every fit chooses by leave-one-round-out on
+its own rows (each round with two earlier rounds predicted from them, `fit.choose_rules`): a
+runtime without rows is the fastest, the median or the average fitted runtime of its core; a
+generation without rows is the nearest fitted one of its family x 0, 0.5 or 1 times the mean
+step between consecutive fitted generations per generation between them (the same for a
+version newer than every fitted one). The shipped model's rules, chosen on
+{", ".join(n.shipped_rules.rounds)}: {n.shipped_rules.rules} (x {math.exp(step):.2f} per
+generation); the v0.5-v1.0 fit's, chosen on {", ".join(n.loro_rules.rounds)} only:
+{n.loro_rules.rules}.
 
 ## Bars of issue 13
 
@@ -440,10 +494,16 @@ By runtime and generation:
 
 {t["loro_runtime"]}
 
-The two rules for what the fit has not seen move the numbers: without the generation step
-the median is {pct(n.loro_no_step.median)} and the p90 {pct(n.loro_no_step.p90)}; with a new
-runtime taken as the average runtime instead of the fastest, {pct(n.loro_mean_runtime.median)}
-and {pct(n.loro_mean_runtime.p90)}. The p90 bound of a model fitted on v0.5-v1.0 (its own
+Every figure of this section uses the rules the v0.5-v1.0 fit chose on
+{", ".join(n.loro_rules.rounds)} ({n.loro_rules.rules}): fixed before looking at v1.1. What the
+choice is worth, candidate by candidate (the validation error that chose them, and what each
+would have given on v1.1):
+
+{t["rules"]}
+
+The best candidate on v1.1 by p90 ({best_on_v11}: {pct(n.loro_by_rules[best_on_v11].median)} /
+{pct(n.loro_by_rules[best_on_v11].p90)}) is known only with v1.1 in hand; the rounds before it
+preferred {n.loro_rules.rules}. The p90 bound of a model fitted on v0.5-v1.0 (its own
 held-out spreads) covers {n.loro_coverage[0]:.0%} of the {n.loro_coverage[1]} v1.1 rows (90 %
 if the spread were exact).
 
@@ -471,8 +531,8 @@ Leave one board out (the board's effect unknown): median {pct(n.lobo.median)}, p
 
 {t["lobo_core"]}
 
-Leave one runtime out (all its rows, every core; predicted with the fastest other runtime):
-median {pct(n.loro_runtime.median)}, p90 {pct(n.loro_runtime.p90)}.
+Leave one runtime out (all its rows, every core; predicted with the stand-in runtime each fit
+chose): median {pct(n.loro_runtime.median)}, p90 {pct(n.loro_runtime.p90)}.
 
 {t["lort_runtime"]}
 
@@ -505,10 +565,13 @@ Kendall tau between the measured and the predicted latency of the systems of a b
 {kendall_line(n.kendall_loro)}. Leave-one-system-out (all rounds): {kendall_line(n.kendall_loso)}.
 The worst benchmark is {min(n.kendall_loro, key=lambda b: n.kendall_loro[b][0])} on v1.1 and
 {min(n.kendall_loso, key=lambda b: n.kendall_loso[b][0])} over all rounds. Many pairs are
-near-ties that no model (nor a rerun of the measurement) orders reliably: counting only the
-pairs whose measured latencies differ by more than {RANK_APART - 1:.0%}, tau is
-{kendall_line(n.kendall_loro_apart)} on v1.1 and {kendall_line(n.kendall_loso_apart)} over all
-rounds.
+near-ties that no model (nor a rerun of the measurement) orders reliably: two measurements of
+one system (same board, clock, runtime generation; another round, submitter or version) differ
+by up to {pct(n.tie - 1)} (p90 of those pairs). Counting measured pairs within that as ties
+(tau-b), tau is {kendall_line(n.kendall_loro_ties)} on v1.1 and
+{kendall_line(n.kendall_loso_ties)} over all rounds; counting only the pairs whose measured
+latencies differ by more than {RANK_APART - 1:.0%} (a predicted tie among them discordant),
+{kendall_line(n.kendall_loro_apart)} and {kendall_line(n.kendall_loso_apart)}.
 
 ## 6. Energy
 

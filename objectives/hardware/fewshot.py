@@ -148,5 +148,6 @@ def few_shot(
         choice=choice,
         loo_log_errors=chosen,
         fitted_log_errors=fitted,
-        expected_log_sd=math.sqrt(max(variance, ROW_SIGMA**2)),
+        # never below one row's own noise, unless the profile's held-out spread already is
+        expected_log_sd=math.sqrt(max(variance, min(ROW_SIGMA, prior_log_sd) ** 2)),
     )

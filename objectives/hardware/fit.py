@@ -14,13 +14,18 @@ residuals (each system predicted by a fit without it), shrunk toward the pooled 
 ``SD_PRIOR_ROWS`` rows' worth; ``neighbour_log_sd`` is the same for pairs predicted with all of
 their rows left out. Power: ``log(E / (t f V))`` per row is a board current plus a runtime
 factor (ridge, linear), the supply counting only where the regulator is linear (``ldo``).
+
+Rules: what the rows never showed (a runtime without rows, a generation or version newer
+than the fitted ones) is predicted by rules that are chosen, not assumed: every candidate of
+``CANDIDATE_RULES`` predicts each round from the rounds before it, and the one with the
+smallest error wins (``choose_rules``). A fit on v0.5-v1.0 chooses on v1.0 alone, so its
+predictions of v1.1 use rules that never saw v1.1.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +35,7 @@ import pandas as pd
 from objectives.hardware.reference import reference_graph
 from objectives.hardware.runtime_model import (
     PARAMETERS,
+    STAND_INS,
     BoardPower,
     PairFit,
     RuntimeModel,
@@ -47,12 +53,18 @@ if TYPE_CHECKING:
     from objectives.hardware.runtime_model import EffectKey
 
 __all__ = [
+    "CANDIDATE_RULES",
+    "DEFAULT_RULES",
     "ROW_SIGMA",
     "SD_PRIOR_ROWS",
     "PowerFit",
+    "RuleChoice",
+    "Rules",
+    "choose_rules",
     "fit_effects",
     "fit_power",
     "fit_runtime_model",
+    "mean_generation_step",
     "predict_frame",
     "row_features",
     "row_runtime",
@@ -118,15 +130,42 @@ def _versions(frame: pd.DataFrame) -> dict[str, tuple[int, ...]]:
     return newest
 
 
-GENERATION_STEP_SHRINK = 0.5
-"""Share of the mean step between consecutive generations that a newer version is expected to
-bring: about half of the new versions in the rows were new generations (X-CUBE-AI 7.3 and 8.1
-were faster, 8.0 measured as 7.3)."""
+STEP_SHARES = (0.0, 0.5, 1.0)
+"""Candidate shares of the mean step between consecutive fitted generations that a generation
+without rows is expected to bring (not every new version is a faster one: X-CUBE-AI 8.0
+measured as 7.3)."""
 
 
-def _generation_step(effects: Mapping[EffectKey, float]) -> float:
-    """Expected log change of cycles of a version newer than every fitted one (<= 0):
-    ``GENERATION_STEP_SHRINK`` x the mean step between consecutive fitted generations."""
+@dataclass(frozen=True)
+class Rules:
+    """How a model predicts what its rows never showed it.
+
+    Attributes:
+        stand_in: A runtime without rows (``runtime_model.STAND_INS``).
+        step_share: Share of the mean step between consecutive fitted generations that one
+            generation (or a version newer than every fitted one) brings.
+    """
+
+    stand_in: str
+    step_share: float
+
+    def __str__(self) -> str:
+        return f"{self.stand_in} runtime, {self.step_share:g} x the generation step"
+
+
+CANDIDATE_RULES = tuple(Rules(s, k) for s in STAND_INS for k in STEP_SHARES)
+"""Every rule a fit chooses from, in the order ties are broken."""
+DEFAULT_RULES = Rules("average", 0.0)
+"""Without a round to validate on: a new runtime is an average one, a new version is as fast
+as the latest fitted one (the assumption that claims nothing)."""
+MIN_EARLIER_ROUNDS = 2
+"""A round validates the rules only when at least this many earlier rounds have rows: a fit on
+one round (v0.5: one system) knows one runtime, and says little about how to extrapolate."""
+
+
+def mean_generation_step(effects: Mapping[EffectKey, float]) -> float:
+    """Mean log change of cycles between consecutive fitted generations of a family (<= 0;
+    0 without two fitted generations of any family)."""
 
     def level(family: str, label: str) -> float:
         scalar = effects[("generation", family, label)]
@@ -137,39 +176,88 @@ def _generation_step(effects: Mapping[EffectKey, float]) -> float:
     for name, family in catalogue().families.items():
         fitted = [g.label for g in family.generations if ("generation", name, g.label) in effects]
         steps += [level(name, new) - level(name, old) for old, new in itertools.pairwise(fitted)]
-    return min(0.0, GENERATION_STEP_SHRINK * float(np.mean(steps))) if steps else 0.0
+    return min(0.0, float(np.mean(steps))) if steps else 0.0
 
 
 def _bare_model(
-    effects: Mapping[EffectKey, float], frame: pd.DataFrame, step: float | None = None
+    effects: Mapping[EffectKey, float], frame: pd.DataFrame, rules: Rules = DEFAULT_RULES
 ) -> RuntimeModel:
-    """A model with these effects and no spreads: what predictions during a fit use."""
+    """A model with these effects and rules and no spreads: what predictions during a fit
+    use."""
     return RuntimeModel(
         effects=effects,
-        generation_step=_generation_step(effects) if step is None else step,
+        generation_step=rules.step_share * mean_generation_step(effects),
         pooled_log_sd=0.0,
         neighbour_log_sd=0.0,
         pairs={},
         versions=_versions(frame),
+        stand_in=rules.stand_in,
     )
 
 
 def row_runtime(model: RuntimeModel, row: tuple) -> tuple[str, RuntimeRef]:
     """The core class and runtime a model predicts an MLPerf row with.
 
-    A runtime family without fitted rows is replaced by the fastest fitted family on the
-    row's core (``RuntimeModel.fastest_family``; the nearest parent class with rows for a
-    class without); a version newer than the fitted ones is the latest generation plus
-    the generation step (``RuntimeModel.log_parameters``).
+    A runtime family without fitted rows is replaced by the model's stand-in on the row's
+    core (``RuntimeModel.stand_in_family``; the nearest parent class with rows for a class
+    without); a generation without rows is the nearest fitted one plus generation steps
+    (``RuntimeModel.generation_shift``).
     """
     core, family = row.core, row.family  # type: ignore[attr-defined]
     if model.fitted_generations(family):
         return core, RuntimeRef(family, row.generation, row.version)  # type: ignore[attr-defined]
     for candidate in catalogue().ancestry(core):
-        stand_in = model.fastest_family(candidate)
+        stand_in = model.stand_in_family(candidate)
         if stand_in is not None:
             return core, stand_in
     return core, RuntimeRef(family, row.generation, row.version)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class RuleChoice:
+    """The rules a fit chose, and the validation error of every candidate.
+
+    Attributes:
+        rules: The chosen candidate.
+        rounds: The rounds it was validated on (each predicted from the rounds before it).
+        log_errors: ``log(predicted / measured)`` of the validation rows, per candidate.
+    """
+
+    rules: Rules
+    rounds: tuple[str, ...]
+    log_errors: Mapping[Rules, np.ndarray]
+
+    def score(self, rules: Rules) -> float:
+        """Root mean square log error of a candidate on the validation rows."""
+        return float(np.sqrt(np.mean(self.log_errors[rules] ** 2)))
+
+
+def choose_rules(frame: pd.DataFrame) -> RuleChoice:
+    """Rules chosen by leave-one-round-out on the rows' own rounds (nested in any outer
+    protocol): every round with at least ``MIN_EARLIER_ROUNDS`` earlier rounds is predicted by
+    a fit on the earlier rounds under each of ``CANDIDATE_RULES``; the candidate with the
+    smallest root mean square log error over all these rows wins (a tie: the earlier one).
+    Without such a round: ``DEFAULT_RULES``."""
+    order = sorted(frame["round_index"].unique()) if "round_index" in frame else []
+    errors: dict[Rules, list[np.ndarray]] = {r: [] for r in CANDIDATE_RULES}
+    rounds = []
+    for position, index in enumerate(order):
+        if position < MIN_EARLIER_ROUNDS:
+            continue
+        train = frame[frame["round_index"] < index]
+        test = frame[frame["round_index"] == index]
+        effects = fit_effects(train)
+        measured = test["latency_ms"].to_numpy()
+        for rules in CANDIDATE_RULES:
+            predicted = predict_frame(_bare_model(effects, train, rules), test)
+            errors[rules].append(np.log(predicted / measured))
+        rounds.append(str(test["round"].iloc[0]))
+    if not rounds:
+        return RuleChoice(DEFAULT_RULES, (), {})
+    pooled = {r: np.concatenate(e) for r, e in errors.items()}
+    choice = RuleChoice(DEFAULT_RULES, tuple(rounds), pooled)
+    best = min(CANDIDATE_RULES, key=lambda r: round(choice.score(r), 12))
+    return RuleChoice(best, tuple(rounds), pooled)
 
 
 def predict_frame(model: RuntimeModel, frame: pd.DataFrame) -> np.ndarray:
@@ -183,15 +271,13 @@ def predict_frame(model: RuntimeModel, frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _held_out(
-    frame: pd.DataFrame, groups: pd.Series, adjust: Callable[[pd.DataFrame], pd.DataFrame]
-) -> np.ndarray:
+def _held_out(frame: pd.DataFrame, groups: pd.Series, rules: Rules) -> np.ndarray:
     """Log residual of every row predicted by a fit without its group."""
     residual = np.empty(len(frame))
     for _, members in frame.groupby(groups).groups.items():
         rest = frame.drop(index=members)
-        model = _bare_model(fit_effects(rest), rest)
-        held = adjust(frame.loc[members])
+        model = _bare_model(fit_effects(rest), rest, rules)
+        held = frame.loc[members]
         positions = frame.index.get_indexer(members)
         residual[positions] = np.log(predict_frame(model, held) / held["latency_ms"].to_numpy())
     return residual
@@ -282,23 +368,27 @@ def fit_power(frame: pd.DataFrame) -> PowerFit:
 
 
 def fit_runtime_model(
-    frame: pd.DataFrame, *, source: str = "", held_out: bool = True
+    frame: pd.DataFrame, *, source: str = "", held_out: bool = True, rules: Rules | None = None
 ) -> RuntimeModel:
-    """Effects, spreads and powers of the rows in ``frame`` (from ``mlperf.read_mlperf``).
+    """Effects, spreads, rules and powers of the rows in ``frame`` (``mlperf.read_mlperf``).
 
     Args:
         frame: Normalized rows.
         source: Provenance written at the top of the YAML (command, data, date).
         held_out: Estimate the spreads from held-out fits (one per system and one per
             pair: a minute or two); ``False`` uses in-sample residuals (tests, quick looks).
+        rules: How to predict what the rows never showed; ``None`` chooses them by
+            leave-one-round-out on the rows' own rounds (``choose_rules``).
     """
     frame = frame.reset_index(drop=True)
+    if rules is None:
+        rules = choose_rules(frame).rules
     effects = fit_effects(frame)
-    model = _bare_model(effects, frame)
+    model = _bare_model(effects, frame, rules)
     if held_out:
-        residual = _held_out(frame, frame["system"], lambda rows: rows)
+        residual = _held_out(frame, frame["system"], rules)
         pair_groups = frame["core"] + "/" + frame["family"]
-        neighbour = _held_out(frame, pair_groups, lambda rows: rows)
+        neighbour = _held_out(frame, pair_groups, rules)
     else:
         residual = np.log(predict_frame(model, frame) / frame["latency_ms"].to_numpy())
         neighbour = residual * 2.0
@@ -326,4 +416,5 @@ def fit_runtime_model(
         family_power=power.families,
         power_log_sd=power.log_sd,
         source=source,
+        stand_in=rules.stand_in,
     )

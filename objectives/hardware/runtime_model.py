@@ -44,6 +44,7 @@ __all__ = [
     "LOOSENESS",
     "MAC_KINDS",
     "PARAMETERS",
+    "STAND_INS",
     "BoardPower",
     "KindConstants",
     "PairFit",
@@ -106,6 +107,12 @@ explain ResNet; they are held near their physical prior (pooling layers of small
 depend on it)."""
 
 EffectKey = tuple[str, ...]
+
+STAND_INS = ("fastest", "median", "average")
+"""How a runtime without any fitted rows (an MLPerf row of a new runtime) is predicted on its
+core: as the fitted runtime that runs the four reference models fastest, as the median fitted
+runtime, or as the average runtime (its family effects at their prior centre of zero). Which
+one a model uses is chosen by leave-one-round-out on earlier rounds (``fit.choose_rules``)."""
 
 
 def prior_mean(key: EffectKey) -> float:
@@ -245,9 +252,10 @@ class RuntimeModel:
 
     Attributes:
         effects: Effect key -> value (log scale); a missing key is at its prior mean.
-        generation_step: Log change of cycles from one generation of a runtime to the next
-            (mean over the fitted families); a version newer than every fitted one is
-            predicted as the latest generation plus this step.
+        generation_step: Log change of cycles from one generation of a runtime to the next;
+            a generation without rows is predicted as the nearest fitted generation of its
+            family plus this step per generation between them (newer: faster, older:
+            slower), a version newer than every fitted one as the latest plus one step.
         pooled_log_sd: Held-out (leave-one-system-out) log-scale spread over all pairs.
         neighbour_log_sd: Held-out spread of a pair predicted without any of its rows.
         pairs: What was fitted, by ``(core, family)``.
@@ -257,6 +265,7 @@ class RuntimeModel:
         family_power: Log factor of the active power of a runtime family.
         power_log_sd: Held-out spread of log power (per row, given its latency).
         source: How the model was made (the command and the rows).
+        stand_in: How a runtime without rows is predicted (``STAND_INS``).
     """
 
     effects: Mapping[EffectKey, float]
@@ -270,6 +279,7 @@ class RuntimeModel:
     family_power: Mapping[str, float] = field(default_factory=dict)
     power_log_sd: float = 0.0
     source: str = ""
+    stand_in: str = "fastest"
 
     def log_parameters(
         self, core: str, runtime: RuntimeRef, board: str | None = None
@@ -281,7 +291,8 @@ class RuntimeModel:
             family, factor, _ = derived
             generation = catalogue().families[family].latest.label
             offset = math.log(factor)
-        generation = self.effective_generation(family, generation)
+            runtime = RuntimeRef(family, generation)
+        generation, steps = self.generation_shift(runtime)
         if board is not None and ("board", board) not in self.effects:
             board = None
         theta = np.array(
@@ -293,51 +304,68 @@ class RuntimeModel:
                 for p in PARAMETERS
             ]
         )
-        if self.is_newer(runtime):
-            offset += self.generation_step
-        return theta + offset
+        return theta + offset + steps * self.generation_step
+
+    def generation_shift(self, runtime: RuntimeRef) -> tuple[str, int]:
+        """The fitted generation that predicts a runtime, and how many generation steps away
+        it is (positive: newer than it).
+
+        A generation with rows is itself (plus one step for a version newer than every
+        fitted one); one without is the nearest fitted generation of its family (the older
+        one on a tie) plus the catalogue generations between them. A family without fitted
+        generations is at its prior (no shift).
+        """
+        fitted = self.fitted_generations(runtime.family)
+        if not fitted:
+            return runtime.generation, 0
+        order = [g.label for g in catalogue().families[runtime.family].generations]
+        wanted = order.index(runtime.generation)
+        nearest = min(fitted, key=lambda g: (abs(order.index(g) - wanted), order.index(g)))
+        steps = wanted - order.index(nearest)
+        newest = self.versions.get(runtime.family)
+        if steps == 0 and runtime.version is not None and newest is not None:
+            steps = int(runtime.version > newest)
+        return nearest, steps
 
     def effective_generation(self, family: str, generation: str) -> str:
-        """The generation whose effects predict ``generation``: itself if it has rows, else
-        the latest generation of the family that has."""
-        fitted = self.fitted_generations(family)
-        return generation if generation in fitted or not fitted else fitted[-1]
+        """The fitted generation whose effects predict ``generation`` (``generation_shift``)."""
+        return self.generation_shift(RuntimeRef(family, generation))[0]
 
     def fitted_generations(self, family: str) -> list[str]:
         """Generations of a family that rows were fitted on, oldest first."""
         generations = catalogue().families[family].generations
         return [g.label for g in generations if ("generation", family, g.label) in self.effects]
 
-    def fastest_family(self, core: str) -> RuntimeRef | None:
-        """The fitted runtime (latest generation) that runs the four MLPerf Tiny models
-        fastest on a core class (geometric mean), or None when none was fitted on it.
+    def stand_in_family(self, core: str) -> RuntimeRef | None:
+        """The runtime that predicts a runtime without rows on a core class (``stand_in``),
+        or None when no runtime was fitted on the core.
 
-        An MLPerf row whose runtime has no rows in the model is predicted with this one: a
-        runtime that enters a public benchmark is tuned for it (v1.1's new HALE matched the
-        fastest runtime of v1.0 on every core).
+        ``fastest`` and ``median`` rank the fitted runtimes (latest generation) of the core
+        by the geometric mean of their cycles on the four MLPerf Tiny models; ``average``
+        is the unrecognized runtime itself, whose family effects sit at their prior centre.
         """
         from objectives.hardware.reference import REFERENCE_MODELS
 
         features = np.array([graph_features(build()) for build in REFERENCE_MODELS.values()])
-        best: tuple[float, RuntimeRef] | None = None
-        for pair_core, family in self.pairs or self._fitted_pairs():
+        scored = []
+        for pair_core, family in sorted(self.pairs or self._fitted_pairs()):
             if pair_core != core:
                 continue
             ref = RuntimeRef(family, self.fitted_generations(family)[-1])
             cycles = features @ np.exp(self.log_parameters(core, ref))
-            score = float(np.mean(np.log(cycles)))
-            if best is None or score < best[0]:
-                best = (score, ref)
-        return None if best is None else best[1]
+            scored.append((float(np.mean(np.log(cycles))), ref))
+        if not scored:
+            return None
+        if self.stand_in == "average":
+            return RuntimeRef("unrecognized", "0")
+        scored.sort(key=lambda item: item[0])
+        if self.stand_in == "median":
+            return scored[(len(scored) - 1) // 2][1]
+        return scored[0][1]
 
     def _fitted_pairs(self) -> set[tuple[str, str]]:
         """(core, family) pairs with an interaction effect: the pairs rows were fitted on."""
         return {(k[1], k[2]) for k in self.effects if k[0] == "core_family" and len(k) == 3}
-
-    def is_newer(self, runtime: RuntimeRef) -> bool:
-        """True for a version newer than every fitted one of its family."""
-        newest = self.versions.get(runtime.family)
-        return runtime.version is not None and newest is not None and runtime.version > newest
 
     def predict(self, core: str, runtime: RuntimeRef, board: str | None = None) -> Prediction:
         """Constants, spread and (for estimated pairs) the reason, of one device."""
@@ -358,12 +386,15 @@ class RuntimeModel:
         for c in cat.ancestry(core):
             if not any(k == c for k, _ in self.pairs):
                 variance += cat.cores[c].log_sd ** 2
-        if self.is_newer(runtime):
-            variance += self.generation_step**2
+        fitted_generation, steps = self.generation_shift(runtime)
+        if steps:
+            variance += (steps * self.generation_step) ** 2
             newest = ".".join(map(str, self.versions[runtime.family]))
+            what = "newer" if steps > 0 else "older"
             notes.append(
-                f"{runtime} is newer than the fitted {newest}: latest generation "
-                f"x {math.exp(self.generation_step):.2f} (the typical step between generations)"
+                f"{runtime} is {what} than the fitted {newest if steps > 0 else fitted_generation}"
+                f": {fitted_generation} x {math.exp(steps * self.generation_step):.2f} "
+                f"({abs(steps)} typical step{'s' if abs(steps) > 1 else ''} between generations)"
             )
         note = None
         if notes:
@@ -406,6 +437,7 @@ class RuntimeModel:
             "source": self.source,
             "parameters": list(PARAMETERS),
             "generation_step": round(self.generation_step, 5),
+            "stand_in": self.stand_in,
             "pooled_log_sd": round(self.pooled_log_sd, 5),
             "neighbour_log_sd": round(self.neighbour_log_sd, 5),
             "versions": {f: ".".join(map(str, v)) for f, v in sorted(self.versions.items())},
@@ -444,6 +476,7 @@ class RuntimeModel:
         return cls(
             effects={tuple(k.split("/")): float(v) for k, v in data["effects"].items()},
             generation_step=float(data["generation_step"]),
+            stand_in=str(data.get("stand_in", "fastest")),
             pooled_log_sd=float(data["pooled_log_sd"]),
             neighbour_log_sd=float(data["neighbour_log_sd"]),
             pairs={
