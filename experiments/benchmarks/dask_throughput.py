@@ -73,7 +73,9 @@ def study_dict(name: str, executor: str, n_workers: int, trials: int, trial_s: f
         "study": {"name": name, "seed": 0},
         "objective": {
             "adapter": "tests.adapters:Flaky",
-            "options": {"hang_between": [0.0, 1.0], "hang_s": trial_s},
+            # Every x0 of [0, 1] sleeps; the interval is half-open, and with [0, 1] the
+            # proposals at the bound x0 = 1 (a BO favourite) took no time at all.
+            "options": {"hang_between": [-1.0, 2.0], "hang_s": trial_s},
         },
         "objectives": [
             {"name": "f0", "direction": "minimize"},
