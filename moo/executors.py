@@ -7,20 +7,18 @@ one child process, which is killed when the evaluation overruns and restarted fo
 next trial. The child builds its own adapter from the YAML section, so nothing but the
 config and the context crosses the process boundary.
 
-Several machines are Dask's job (``run_on_dask``): every Dask worker runs its own
-ask-evaluate-tell loop against the shared storage and sees the others' running trials as
-pending points, which is also how Optuna distributes a study.
+Several machines are Dask's job: ``moo.cluster`` runs one ask-evaluate-tell loop per Dask
+worker.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Protocol
 
 from moo.config import AdapterSection, load_adapter
@@ -35,7 +33,6 @@ __all__ = [
     "InProcessEvaluator",
     "SubprocessEvaluator",
     "make_evaluator",
-    "run_on_dask",
 ]
 
 
@@ -138,47 +135,3 @@ def make_evaluator(config: StudyConfig, adapter: Any) -> Evaluator:
             config.objective, execution.trial_timeout, config.workload_spec()
         )
     return InProcessEvaluator(adapter)
-
-
-def run_on_dask(
-    worker: Callable[[], str],
-    *,
-    n_workers: int,
-    scheduler_address: str | None,
-    poll: Callable[[], None],
-    poll_interval: float = 1.0,
-) -> list[str]:
-    """Run ``worker`` once on each of ``n_workers`` Dask workers; ``poll`` while waiting.
-
-    Without ``scheduler_address`` a ``LocalCluster`` of single-threaded worker processes
-    is started for the run (and closed after). Its workers are not daemonic, so that an
-    evaluation with a timeout can still start its own child process.
-    """
-    import dask
-    from distributed import Client, LocalCluster, wait
-
-    with dask.config.set({"distributed.worker.daemon": False}), ExitStack() as stack:
-        # Entered cluster first, client second: the client is closed before the cluster
-        # shuts its workers down, not while it still holds their futures.
-        cluster = (
-            None
-            if scheduler_address
-            else stack.enter_context(
-                LocalCluster(
-                    n_workers=n_workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                )
-            )
-        )
-        client = stack.enter_context(Client(scheduler_address or cluster))
-        futures = [client.submit(worker, pure=False) for _ in range(n_workers)]
-        while True:
-            try:
-                wait(futures, timeout=poll_interval)
-                break
-            except TimeoutError:
-                poll()
-        poll()
-        return client.gather(futures)

@@ -57,7 +57,7 @@ from moo.convergence import (
     default_min_trials,
 )
 from moo.errors import ConfigError, EvaluationError, StudyNotFoundError, one_line
-from moo.executors import Evaluator, make_evaluator, run_on_dask
+from moo.executors import Evaluator, make_evaluator
 from moo.history import RunStatus, StudyHistory, n_initial
 from moo.keys import (
     ARTIFACTS_KEY,
@@ -174,18 +174,21 @@ def load_study(
         raise StudyNotFoundError(
             f"no study {name!r}: {database} does not exist; pass --storage if it lives elsewhere."
         )
-    probe = open_storage(url)
+    probe = open_storage(url)  # the study's own heartbeat settings are in the study
     with storage_errors(url):
-        if name not in _study_names(probe):
-            known = ", ".join(sorted(_study_names(probe))) or "none"
-            raise StudyNotFoundError(
-                f"no study {name!r} in {redact(url)} (studies there: {known}); "
-                "pass --storage if it lives elsewhere."
-            )
-        study = optuna.load_study(study_name=name, storage=probe)
-        config = study_config(study, overrides)
-        if overrides:
-            study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
+        try:
+            if name not in _study_names(probe):
+                known = ", ".join(sorted(_study_names(probe))) or "none"
+                raise StudyNotFoundError(
+                    f"no study {name!r} in {redact(url)} (studies there: {known}); "
+                    "pass --storage if it lives elsewhere."
+                )
+            study = optuna.load_study(study_name=name, storage=probe)
+            config = study_config(study, overrides)
+            if overrides:
+                study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
+        finally:
+            _close(probe)
         return optuna.load_study(study_name=name, storage=_storage_for(config, url)), config
 
 
@@ -385,6 +388,8 @@ class StudyRun:
         if reason is None:
             execution = self.config.execution
             if execution.executor == "dask":
+                from moo.cluster import run_on_dask  # imports distributed: Dask runs only
+
                 _logger.info("starting %d Dask workers", execution.n_workers)
                 run_on_dask(
                     partial(_dask_worker, self.storage_url, self.config.study.name),
@@ -594,18 +599,39 @@ class StudyRun:
 
 
 # ---------------------------------------------------------------------- helpers
-def _storage_url(study: optuna.Study) -> str:
+def _rdb_storage(study: optuna.Study) -> RDBStorage | None:
     storage = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache
-    return storage.url if isinstance(storage, RDBStorage) else ""
+    return storage if isinstance(storage, RDBStorage) else None
+
+
+def _storage_url(study: optuna.Study) -> str:
+    storage = _rdb_storage(study)
+    return storage.url if storage is not None else ""
 
 
 def _dask_worker(storage_url: str, study_name: str) -> str:
-    """One Dask worker's share of a study: a local loop on the shared storage."""
+    """One Dask worker's share of a study: a local loop on the shared storage.
+
+    The storage's connections are closed before the loop returns: a worker process
+    outlives its task (another study may follow on a long-lived cluster), and one that
+    exits should not leave closing them to its interpreter's finalization.
+    """
     study, config = load_study(study_name, storage=storage_url)
-    execution = config.execution.model_copy(update={"executor": "local", "n_workers": 1})
-    run = StudyRun(study, config.model_copy(update={"execution": execution}))
-    run.optimize()
-    return run._stop_rule.reason or ""
+    try:
+        execution = config.execution.model_copy(update={"executor": "local", "n_workers": 1})
+        run = StudyRun(study, config.model_copy(update={"execution": execution}))
+        run.optimize()
+        return run._stop_rule.reason or ""
+    finally:
+        _close(_rdb_storage(study))
+
+
+def _close(storage: RDBStorage | None) -> None:
+    """Close the database connections of ``storage`` (it stays usable: a later query
+    opens a new one)."""
+    if storage is not None:
+        storage.remove_session()
+        storage.engine.dispose()
 
 
 @contextmanager

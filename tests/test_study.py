@@ -365,13 +365,45 @@ def test_cli_run_status_pareto_export(write_study: WriteStudy, in_tmp: Path) -> 
 
 
 @pytest.mark.slow
-def test_dask_workers_share_one_study(write_study: WriteStudy) -> None:
+@pytest.mark.parametrize(
+    "storage",
+    [
+        None,
+        pytest.param(
+            POSTGRES_URL,
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(POSTGRES_URL is None, reason="MOO_TEST_POSTGRES_URL not set"),
+            ],
+        ),
+    ],
+    ids=["sqlite", "postgres"],
+)
+def test_dask_workers_share_one_study_and_exit_by_themselves(
+    write_study: WriteStudy, in_tmp: Path, storage: str | None
+) -> None:
+    name = f"dask_{os.getpid()}_{time.monotonic_ns()}"
     path = write_study(
-        "dask",
+        name,
         stop={"max_trials": 10, "rule": "budget"},
         execution={"executor": "dask", "n_workers": 2},
     )
-    study = run_file(path)
+    # The real command: its Dask workers are spawned from `python -m moo` and import
+    # what the CLI imports, as a user's are.
+    command = [sys.executable, "-m", "moo", "run", str(path)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run(
+        [*command, *(["--storage", storage] if storage else [])],
+        cwd=in_tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    # No worker process was killed at shutdown: distributed's nanny warns "Worker
+    # process still alive after 4.0 seconds, killing" before it does.
+    assert "still alive" not in result.stderr, result.stderr
+    study, _ = load_study(name, storage=storage)
     own = [t for t in study.get_trials() if SIBLING_KEY not in t.user_attrs]
     assert 10 <= len(own) <= 11  # workers stop together; one may be mid-trial
     assert all(t.state == TrialState.COMPLETE for t in own)
