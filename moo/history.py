@@ -141,6 +141,8 @@ class StudyHistory:
     ) -> None:
         self.study, self.config = study, config
         self._started = time.monotonic() if started is None else started
+        # Frozen once, never changed (see the module docstring): read until then.
+        self._frozen: tuple[np.ndarray, np.ndarray] | None = None
 
     def snapshot(self) -> tuple[RunStatus, Progress]:
         """Status and progress from one read of the trials: one storage query per trial
@@ -218,9 +220,9 @@ class StudyHistory:
 
     def freeze_reference(self) -> None:
         """Fix the HV reference once the initial design is in: comparable HV from then on."""
-        attrs = self.study.user_attrs
-        if IDEAL_KEY in attrs:
+        if self.reference() is not None:
             return  # frozen: nothing to read on every later trial
+        attrs = self.study.user_attrs
         design = initial_design(
             self.study.get_trials(deepcopy=False), max(2, n_initial(self.config))
         )
@@ -249,12 +251,14 @@ class StudyHistory:
 
     def reference(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Reference and ideal point, minimized and on the objectives' scales."""
-        attrs = self.study.user_attrs
-        if IDEAL_KEY not in attrs:
-            return None
-        ref = self._minimized(np.array([attrs[REFERENCE_KEY]]))[0]
-        ideal = self._minimized(np.array([attrs[IDEAL_KEY]]))[0]
-        return ref, ideal
+        if self._frozen is None:
+            attrs = self.study.user_attrs
+            if IDEAL_KEY not in attrs:
+                return None
+            ref = self._minimized(np.array([attrs[REFERENCE_KEY]]))[0]
+            ideal = self._minimized(np.array([attrs[IDEAL_KEY]]))[0]
+            self._frozen = ref, ideal
+        return self._frozen
 
     def _minimized(self, Y: np.ndarray) -> np.ndarray:
         """Study values minimized, log objectives in ``log10`` (NaN where not positive)."""

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import optuna
+import sqlalchemy
+import sqlalchemy.orm
 from optuna.storages import RDBStorage
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
@@ -57,28 +59,32 @@ class HeartbeatStorage(RDBStorage):
     """
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
-        stale = super()._get_stale_trial_ids(study_id)
+        """Optuna's stale trials (heartbeat older than the grace period, by the database's
+        clock) plus those without a heartbeat that started longer than the grace period
+        ago, from one query: it runs twice per trial of every worker."""
         assert self.heartbeat_interval is not None
         grace = timedelta(seconds=self.grace_period or 2 * self.heartbeat_interval)
-        running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-        if not running:
-            return stale
-        ids = [t._trial_id for t in running]
-        with _create_scoped_session(self.scoped_session) as session:
-            beating = {
-                trial_id
-                for (trial_id,) in session.query(models.TrialHeartbeatModel.trial_id).filter(
-                    models.TrialHeartbeatModel.trial_id.in_(ids)
+        with _create_scoped_session(self.scoped_session, True) as session:
+            database_now = session.execute(sqlalchemy.func.now()).scalar_one()
+            running = (
+                session.query(models.TrialModel)
+                .options(sqlalchemy.orm.selectinload(models.TrialModel.heartbeats))
+                .filter(models.TrialModel.study_id == study_id)
+                .filter(models.TrialModel.state == TrialState.RUNNING)
+                .all()
+            )
+            # Naive like SQLite's, as Optuna does (PostgreSQL's now() carries a zone).
+            database_now = database_now.replace(tzinfo=None)
+            now = datetime.now()
+            return [
+                trial.trial_id
+                for trial in running
+                if (
+                    database_now - trial.heartbeats[0].heartbeat > grace
+                    if trial.heartbeats
+                    else trial.datetime_start is not None and now - trial.datetime_start > grace
                 )
-            }
-        now = datetime.now()
-        return stale + [
-            t._trial_id
-            for t in running
-            if t._trial_id not in beating
-            and t.datetime_start is not None
-            and now - t.datetime_start > grace
-        ]
+            ]
 
 
 class RequeueStaleTrial:

@@ -45,8 +45,9 @@ def seeded_global_rng(seed: int) -> Iterator[None]:
 
     Holds a process-wide lock, saves torch's and Python's global RNG states, seeds both
     with ``seed`` and restores them on exit. Code in another thread that uses the global
-    RNGs without this lock can still interleave with it (PyTorch's layer initializers
-    take no generator, so the TinyML adapter seeds the global RNG around them).
+    RNGs without this lock could still interleave with it; moo's own code and its
+    adapters draw from explicit generators only (the TinyML networks are built on the
+    meta device and initialized from a generator: ``objectives.tinyml._models.seeded``).
     """
     with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
         state = random.getstate()

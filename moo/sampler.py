@@ -366,11 +366,12 @@ class _History:
     def __init__(self, study: Study, space: SearchSpace, *, exclude_number: int) -> None:
         self._space = space
         self._exclude = exclude_number
+        # One read of the storage per proposal (a remote database answers each in several
+        # round trips).
+        self._all = study.get_trials(deepcopy=False)
         names = set(space.names)
         self.trials = [
-            t
-            for t in study.get_trials(deepcopy=False)
-            if t.number != exclude_number and names <= set(t.params)
+            t for t in self._all if t.number != exclude_number and names <= set(t.params)
         ]
         self.complete = [
             t
@@ -379,7 +380,6 @@ class _History:
             and t.values is not None
             and all(math.isfinite(v) for v in t.values)
         ]
-        self._all = study.get_trials(deepcopy=False)
 
     def n_proposed_before(self, number: int) -> int:
         """Proposals made before trial ``number``: own trials, not re-queued crash copies."""

@@ -446,7 +446,7 @@ class StudyRun:
             outcome = self._outcome_constraints(result.metrics)
         except Exception as e:
             raise self._failed(trial, config, e) from e
-        self._record(trial, config, result, outcome)
+        self._record(trial, config, result, outcome, checked=constraints)
         constraints = {**result.constraints, **outcome}
         hv = self.history.hypervolume_with(
             values if all(v <= 0 for v in constraints.values()) else None
@@ -512,9 +512,12 @@ class StudyRun:
         config: dict[str, Any],
         result: TrialResult,
         outcome: Mapping[str, float],
+        *,
+        checked: Mapping[str, float],
     ) -> None:
+        """Store the evaluation on ``trial``; constraints already ``checked`` (set from
+        ``check`` before the evaluation) are set once, never overwritten."""
         trial.set_user_attr(METRICS_KEY, {k: float(v) for k, v in result.metrics.items()})
-        checked = trial.constraints  # from ``check``: set once, never overwritten
         for name, value in {**result.constraints, **outcome}.items():
             if name not in checked:
                 trial.set_constraint(name, float(value))

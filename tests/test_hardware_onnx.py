@@ -25,26 +25,30 @@ from objectives.hardware import (
     cost_on_device,
     graph_from_onnx,
 )
+from objectives.tinyml._models import seeded
 
 INPUT = (1, 12, 10)
 
 
 def small_cnn() -> nn.Sequential:
-    torch.manual_seed(0)
-    return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1, bias=False),
-        nn.BatchNorm2d(8),
-        nn.ReLU(),
-        nn.Conv2d(8, 8, 3, padding=1, groups=8),
-        nn.ReLU(),
-        nn.Conv2d(8, 16, 1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(16 * 6 * 5, 20),
-        nn.BatchNorm1d(20),
-        nn.ReLU(),
-        nn.Linear(20, 4),
+    # Weights from a generator of its own, not from the global RNG.
+    return seeded(
+        lambda: nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1, bias=False),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.Conv2d(8, 8, 3, padding=1, groups=8),
+            nn.ReLU(),
+            nn.Conv2d(8, 16, 1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(16 * 6 * 5, 20),
+            nn.BatchNorm1d(20),
+            nn.ReLU(),
+            nn.Linear(20, 4),
+        ),
+        0,
     ).eval()
 
 

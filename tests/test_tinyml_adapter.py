@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 import pytest
+import torch
 
 from moo.config import validate_study_config
 from moo.study import build_sampler
@@ -109,6 +112,20 @@ def test_a_new_adapter_reuses_the_cache_on_disk(workdir: Path, adapter: Classifi
     adapter.evaluate(CNN, EvalContext(seed=0, workdir=workdir))
     resumed = _adapter().evaluate(CNN, EvalContext(seed=0, workdir=workdir))
     assert resumed.attrs["cache"] == "compressed"
+
+
+def test_an_evaluation_leaves_every_global_rng_as_it_found_it(tmp_path: Path) -> None:
+    # Training, pruning, QAT, export and int8 calibration draw only from generators of
+    # their own: a study's other worker threads may be using the global ones.
+    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    for config in (
+        {**CNN, "prune_ratio": 0.5},
+        {**CNN, "bits": 4, "prune_ratio": 0.3, "prune_kind": "unstructured"},
+    ):
+        _adapter().evaluate(config, EvalContext(seed=0, workdir=tmp_path))
+    assert torch.equal(torch.get_rng_state(), states[0])
+    assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), states[1], strict=True))
+    assert random.getstate() == states[2]
 
 
 def test_same_config_and_seed_give_the_same_accuracy(tmp_path: Path) -> None:

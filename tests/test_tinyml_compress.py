@@ -31,8 +31,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> TaskData:
 
 
 def _trained(data: TaskData, arch: ArchSpec) -> nn.Sequential:
-    torch.manual_seed(0)
-    model = build_model(arch, TASK)
+    model = build_model(arch, TASK, seed=0)
     fit(model, data, TASK.kind, TrainSettings(epochs=6), seed=0, what="test")
     return model
 
@@ -43,7 +42,7 @@ def cnn_state(data: TaskData) -> dict[str, torch.Tensor]:
 
 
 def _cnn(state: dict[str, torch.Tensor]) -> nn.Sequential:
-    model = build_model(ArchSpec("cnn", 16, 2, 3), TASK)
+    model = build_model(ArchSpec("cnn", 16, 2, 3), TASK, seed=0)
     model.load_state_dict(state)
     return model.eval()
 

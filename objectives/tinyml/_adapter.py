@@ -517,9 +517,7 @@ class _TinyMLAdapter:
     def _trained(
         self, arch: ArchSpec, data: TaskData, path: Path, seed: int
     ) -> tuple[nn.Sequential, bool]:
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            model = build_model(arch, self.task)
+        model = build_model(arch, self.task, seed=seed)
         if path.exists():
             load_weights(model, path)
             return model.eval(), True

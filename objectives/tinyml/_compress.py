@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from torch import nn
 
 from objectives.tinyml._data import TaskData, TaskSpec
@@ -107,9 +106,7 @@ def shaped_chain(
     Raises:
         ArchitectureError: The architecture cannot be built for the task's input.
     """
-    with torch.random.fork_rng():
-        torch.manual_seed(_SHAPE_SEED)
-        model = build_model(spec, task).eval()
+    model = build_model(spec, task, seed=_SHAPE_SEED).eval()
     model = _prune_in_place(model, compression, task)
     return fold_batchnorm(model), pruned_counts(model)
 

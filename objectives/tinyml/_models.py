@@ -22,18 +22,21 @@ encoder keeps all positions (no global pooling) so the code can place the wavefo
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
+import torch
 from torch import nn
 
 from objectives.tinyml._data import TaskSpec
 from objectives.tinyml._errors import ArchitectureError
 
-__all__ = ["ARCHS", "ArchSpec", "build_model"]
+__all__ = ["ARCHS", "ArchSpec", "build_model", "initialize", "seeded", "uninitialized"]
 
 ARCHS = ("mlp", "cnn", "dscnn")
+
+M = TypeVar("M", bound=nn.Module)
 
 
 @dataclass(frozen=True)
@@ -156,12 +159,20 @@ def _dense_stack(n_in: int, width: int, depth: int) -> list[nn.Module]:
     return layers
 
 
-def build_model(spec: ArchSpec, task: TaskSpec) -> nn.Sequential:
-    """The untrained network of ``spec`` for ``task``.
+def build_model(spec: ArchSpec, task: TaskSpec, *, seed: int) -> nn.Sequential:
+    """The untrained network of ``spec`` for ``task``, its weights drawn with ``seed``.
+
+    PyTorch's layer constructors draw their initial weights from torch's global RNG,
+    which every thread of the process shares (a study's other workers propose and train
+    meanwhile). The layers are therefore built on the meta device, where nothing is
+    drawn, and then initialized from a generator of their own (``initialize``): PyTorch's
+    default distributions, and the very weights ``torch.manual_seed(seed)`` before the
+    constructors gave, since the layers draw in the order they were built.
 
     Args:
         spec: Architecture parameters of the config.
         task: Input shape and output of the task.
+        seed: Seed of the initial weights.
 
     Returns:
         A flat ``nn.Sequential`` mapping ``n x input_shape`` to ``n x n_classes`` logits
@@ -170,6 +181,60 @@ def build_model(spec: ArchSpec, task: TaskSpec) -> nn.Sequential:
     Raises:
         ArchitectureError: If the input is too small for the requested pooling.
     """
+    return seeded(lambda: _chain(spec, task), seed)
+
+
+def seeded(layers: Callable[[], M], seed: int) -> M:
+    """The module ``layers()`` constructs, its weights drawn from a generator seeded with
+    ``seed`` (``initialize``) instead of torch's global RNG.
+
+    """
+    module = uninitialized(layers)
+    initialize(module, torch.Generator().manual_seed(seed))
+    return module
+
+
+def uninitialized(layers: Callable[[], M]) -> M:
+    """The module ``layers()`` constructs, allocated on the CPU but never initialized.
+
+    ``layers`` runs on the meta device, where the constructors' own initialization draws
+    nothing from torch's global RNG. For layers whose every parameter and buffer the
+    caller then sets (``seeded``, or a pruned copy of a trained layer).
+    """
+    with torch.device("meta"):
+        module = layers()
+    return module.to_empty(device="cpu")
+
+
+def initialize(model: nn.Module, generator: torch.Generator) -> None:
+    """PyTorch's default initialization of every layer of ``model``, drawn from ``generator``.
+
+    Linear and conv layers: weights ``kaiming_uniform_(a=sqrt(5))``, biases uniform in
+    ``+-1/sqrt(fan_in)``, as their ``reset_parameters``; batch norms: unit scale, zero
+    shift, fresh running statistics (nothing random). A layer of any other kind that holds
+    parameters or buffers is an error rather than a network left with uninitialized memory.
+
+    Raises:
+        TypeError: A layer this function does not know how to initialize.
+    """
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d):
+                nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+                if module.bias is not None:
+                    fan_in = math.prod(module.weight.shape[1:])
+                    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                    nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+            elif isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
+                module.reset_parameters()
+            elif any(True for _ in module.parameters(recurse=False)) or any(
+                True for _ in module.buffers(recurse=False)
+            ):
+                raise TypeError(f"no seeded initialization for {type(module).__name__} layers")
+
+
+def _chain(spec: ArchSpec, task: TaskSpec) -> nn.Sequential:
+    """The layers of ``spec`` for ``task``, as PyTorch constructs them."""
     n_in = math.prod(task.input_shape)
     if spec.arch == "mlp":
         layers: list[nn.Module] = [nn.Flatten(), *_dense_stack(n_in, spec.width, spec.depth)]

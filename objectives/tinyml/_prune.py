@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from objectives.tinyml._models import uninitialized
+
 __all__ = [
     "PRUNE_KINDS",
     "fold_batchnorm",
@@ -46,15 +48,19 @@ def weighted_layers(model: nn.Sequential) -> list[nn.Module]:
 
 def _new_conv(like: _Conv, c_in: int, c_out: int, groups: int, bias: bool) -> _Conv:
     # Not type(like): a masked layer's type is a parametrized subclass made for that layer.
+    # Uninitialized: the caller copies every weight in, and PyTorch's initialization
+    # would draw from the global RNG that other threads use.
     cls = nn.Conv1d if isinstance(like, nn.Conv1d) else nn.Conv2d
-    return cls(
-        c_in,
-        c_out,
-        like.kernel_size,  # type: ignore[arg-type]
-        stride=like.stride,  # type: ignore[arg-type]
-        padding=like.padding,  # type: ignore[arg-type]
-        groups=groups,
-        bias=bias,
+    return uninitialized(
+        lambda: cls(
+            c_in,
+            c_out,
+            like.kernel_size,  # type: ignore[arg-type]
+            stride=like.stride,  # type: ignore[arg-type]
+            padding=like.padding,  # type: ignore[arg-type]
+            groups=groups,
+            bias=bias,
+        )
     )
 
 
@@ -113,7 +119,7 @@ def _slice_linear(
         weight = weight[:, keep_in]
     if keep_out is not None:
         weight, bias = weight[keep_out], bias[keep_out]
-    sliced = nn.Linear(weight.shape[1], weight.shape[0])
+    sliced = uninitialized(lambda: nn.Linear(weight.shape[1], weight.shape[0]))
     sliced.weight.data.copy_(weight)
     sliced.bias.data.copy_(bias)
     return sliced

@@ -29,6 +29,7 @@ from botorch.sampling import SobolQMCNormalSampler
 from gpytorch.mlls import SumMarginalLogLikelihood
 from torch import Tensor
 
+from moo.rng import seeded_global_rng
 from moo.space import CategoricalParam, FloatParam, SearchSpace
 
 __all__ = ["run_botorch_loop", "supports"]
@@ -62,7 +63,8 @@ def run_botorch_loop(
         reference_point: Hypervolume reference point (minimization units).
         initial: The initial design, evaluated first (counts towards ``budget``).
         budget: Total number of evaluations.
-        seed: Seeds the MC sampler and the restarts (the global torch RNG is restored).
+        seed: Seeds the MC sampler and the restarts, which BoTorch draws from torch's
+            global RNG: under ``moo.rng.seeded_global_rng``, which restores it.
 
     Returns:
         ``(objective values, optimizer seconds)`` per trial; 0 s for the initial design.
@@ -76,8 +78,7 @@ def run_botorch_loop(
     results = [(evaluate(config), 0.0) for config in configs]
     X = space.encode(configs)
     ref = [-r for r in reference_point]  # BoTorch maximizes
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with seeded_global_rng(seed):
         while len(results) < budget:
             start = perf_counter()
             Y = -torch.tensor([values for values, _ in results], dtype=torch.double)
