@@ -216,9 +216,9 @@ def runtime_mapping_table(frame: pd.DataFrame, model: RuntimeModel) -> str:
         _, ref = row_runtime(model, row)
         generation, steps = model.generation_shift(ref)
         how = f"{ref.family} {generation}"
-        if ref.family != row.family:
-            if ref.family == "unrecognized":
-                how = "the average runtime (family effects at their prior)"
+        if ref.family == "unrecognized":
+            how = "the average runtime, family effects at their prior (no rows of this runtime)"
+        elif ref.family != row.family:
             how += f" (no rows of this runtime: the {model.stand_in} fitted one on the core)"
         elif steps:
             how += (

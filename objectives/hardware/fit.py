@@ -229,7 +229,11 @@ class RuleChoice:
 
     def score(self, rules: Rules) -> float:
         """Root mean square log error of a candidate on the validation rows."""
-        return float(np.sqrt(np.mean(self.log_errors[rules] ** 2)))
+        return _rms(self.log_errors[rules])
+
+
+def _rms(log_errors: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(log_errors**2)))
 
 
 def choose_rules(frame: pd.DataFrame) -> RuleChoice:
@@ -255,8 +259,7 @@ def choose_rules(frame: pd.DataFrame) -> RuleChoice:
     if not rounds:
         return RuleChoice(DEFAULT_RULES, (), {})
     pooled = {r: np.concatenate(e) for r, e in errors.items()}
-    choice = RuleChoice(DEFAULT_RULES, tuple(rounds), pooled)
-    best = min(CANDIDATE_RULES, key=lambda r: round(choice.score(r), 12))
+    best = min(CANDIDATE_RULES, key=lambda r: round(_rms(pooled[r]), 12))
     return RuleChoice(best, tuple(rounds), pooled)
 
 

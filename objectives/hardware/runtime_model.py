@@ -327,10 +327,6 @@ class RuntimeModel:
             steps = int(runtime.version > newest)
         return nearest, steps
 
-    def effective_generation(self, family: str, generation: str) -> str:
-        """The fitted generation whose effects predict ``generation`` (``generation_shift``)."""
-        return self.generation_shift(RuntimeRef(family, generation))[0]
-
     def fitted_generations(self, family: str) -> list[str]:
         """Generations of a family that rows were fitted on, oldest first."""
         generations = catalogue().families[family].generations
