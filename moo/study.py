@@ -241,11 +241,21 @@ def build_adapter(config: StudyConfig, *, source: str) -> Any:
 
 
 # ---------------------------------------------------------------------- samplers
-def build_sampler(config: StudyConfig, space: SearchSpace, adapter: Any) -> BaseSampler:
-    """The YAML's sampler; Optuna's own ones are there for comparison runs."""
+def build_sampler(
+    config: StudyConfig,
+    space: SearchSpace,
+    adapter: Any,
+    *,
+    sampler_class: type[QNEHVISampler] = QNEHVISampler,
+) -> BaseSampler:
+    """The YAML's sampler; Optuna's own ones are there for comparison runs.
+
+    ``sampler_class`` builds ``name: moo``: a subclass that overrides a hook of the
+    proposal (a GP prior, a reference rule) runs through the engine as the default does.
+    """
     section, seed = config.sampler, config.study.seed
     if section.name == "moo":
-        return QNEHVISampler(
+        return sampler_class(
             search_space=space,
             seed=seed,
             n_initial=section.n_initial,
@@ -256,8 +266,7 @@ def build_sampler(config: StudyConfig, space: SearchSpace, adapter: Any) -> Base
             if section.known_objectives
             else None,
             deterministic_objectives=section.deterministic,
-            num_restarts=section.num_restarts,
-            raw_samples=section.raw_samples,
+            settings=section.settings(),
         )
     if section.name == "tpe":
         return TPESampler(seed=seed, multivariate=True, n_startup_trials=n_initial(config))
@@ -330,6 +339,7 @@ class StudyRun:
         config: Its validated config.
         on_trial: Called after every proposed trial with the run's status (progress bars).
         adapter: The objective adapter; default: built from the config.
+        sampler_class: The class of the ``moo`` sampler (``build_sampler``).
     """
 
     def __init__(
@@ -339,6 +349,7 @@ class StudyRun:
         *,
         on_trial: Callable[[RunStatus], None] | None = None,
         adapter: Any = None,
+        sampler_class: type[QNEHVISampler] = QNEHVISampler,
     ) -> None:
         self.study, self.config = study, config
         self._log_names = {config.objective_names[i] for i in config.log_objectives}
@@ -350,7 +361,9 @@ class StudyRun:
         self.workdir = workdir_for(config, self.storage_url)
         self.evaluator: Evaluator = make_evaluator(config, self.adapter)
         self.on_trial = on_trial
-        self.study.sampler = build_sampler(config, self.space, self.adapter)
+        self.study.sampler = build_sampler(
+            config, self.space, self.adapter, sampler_class=sampler_class
+        )
         self.history = StudyHistory(study, config)
         self._stop_rule = self._make_stop_rule()
         self._artifacts = FileSystemArtifactStore(str(self._artifact_dir()))
