@@ -29,9 +29,8 @@ from optuna.trial import TrialState
 
 from moo.config import StudyConfig
 from moo.errors import ConfigError
-from moo.keys import METRICS_KEY
+from moo.keys import METRICS_KEY, SIBLING_KEY
 from moo.pareto import Bound
-from moo.sampler import SIBLING_KEY
 from objectives.protocol import Workload
 
 __all__ = [

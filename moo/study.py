@@ -67,11 +67,12 @@ from moo.keys import (
     INFEASIBLE_KEY,
     METRICS_KEY,
     REFERENCE_KEY,
+    SIBLING_KEY,
     STOP_REASON_KEY,
 )
 from moo.liveness import recorded_run
 from moo.requeue import HeartbeatStorage, RequeueStaleTrial
-from moo.sampler import SIBLING_KEY, QNEHVISampler
+from moo.sampler import QNEHVISampler
 from moo.space import CategoricalParam, SearchSpace, row_key
 from moo.storage_errors import parse_storage_url, redact, sqlite_path, storage_errors
 from objectives.protocol import EvalContext, Sibling, TrialResult
