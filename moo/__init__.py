@@ -19,6 +19,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from moo import protocol
+
 _HOMES = {
     "moo.config": ("StudyConfig", "load_study_config"),
     "moo.convergence": ("AnyOf", "HypervolumeStall", "MaxTime", "MaxTrials", "StopRule"),
@@ -31,15 +33,7 @@ _HOMES = {
     ),
     "moo.export": ("export_trial",),
     "moo.pareto": ("hypervolume", "non_dominated_mask"),
-    "moo.protocol": (
-        "Adapter",
-        "AdapterError",
-        "Domain",
-        "EvalContext",
-        "Sibling",
-        "TrialResult",
-        "Workload",
-    ),
+    "moo.protocol": tuple(protocol.__all__),  # standard library only: cheap
     "moo.report": ("write_report",),
     "moo.results": ("pick_trial", "trials_frame"),
     "moo.sampler": ("QNEHVISampler",),

@@ -48,6 +48,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 __all__ = [
     "Adapter",
     "AdapterError",
+    "Config",
     "Domain",
     "EvalContext",
     "Sibling",
@@ -57,6 +58,7 @@ __all__ = [
 ]
 
 Config = Mapping[str, Any]
+"""A config: parameter name -> value, exactly as the search space defines it."""
 #: Rejected values a ``space_problems`` message lists before it counts the rest.
 _SHOWN = 3
 

@@ -4,26 +4,7 @@ The protocol is the engine's (``moo.protocol``); this module keeps ``from
 objectives.protocol import TrialResult`` working for every adapter written against it.
 """
 
-from moo.protocol import (
-    Adapter,
-    AdapterError,
-    Config,
-    Domain,
-    EvalContext,
-    Sibling,
-    TrialResult,
-    Workload,
-    space_problems,
-)
+from moo import protocol as _protocol
+from moo.protocol import *  # noqa: F403  (every public name, and only those)
 
-__all__ = [
-    "Adapter",
-    "AdapterError",
-    "Config",
-    "Domain",
-    "EvalContext",
-    "Sibling",
-    "TrialResult",
-    "Workload",
-    "space_problems",
-]
+__all__ = _protocol.__all__

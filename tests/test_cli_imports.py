@@ -63,8 +63,9 @@ def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     [
         (["-m", "moo", "status", "read"], "3 of max 3"),
         (["-m", "moo", "pareto", "read", "--csv"], "trial,x0,x1,f0,f1"),
+        (["-c", "import moo; print(moo.load_study(name='read')[1].study.name)"], "read"),
     ],
-    ids=["status", "pareto"],
+    ids=["status", "pareto", "public-api"],
 )
 def test_reading_a_study_imports_neither_torch_nor_botorch(
     study_dir: Path, args: list[str], shows: str
