@@ -210,13 +210,13 @@ def load_study(
                 study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
         finally:
             _close(probe)
-        storage = _storage_for(config, url, checked=True)  # the probe checked it
-        return optuna.load_study(study_name=name, storage=storage), config
+        rdb = _storage_for(config, url, checked=True)  # the probe checked it
+        return optuna.load_study(study_name=name, storage=rdb), config
 
 
 #: Stored keys a command-line option can set, so that a study whose stored value is
 #: invalid names the command that repairs it.
-_REPAIRS = {("stop", "max_trials"): "moo resume {name} --max-trials N"}
+_REPAIRS: dict[tuple[str, ...], str] = {("stop", "max_trials"): "moo resume {name} --max-trials N"}
 
 
 def study_config(study: optuna.Study, overrides: Sequence[Override] = ()) -> StudyConfig:
@@ -230,7 +230,8 @@ def study_config(study: optuna.Study, overrides: Sequence[Override] = ()) -> Stu
         )
     except ConfigError as e:
         invalid = e.__cause__.errors() if isinstance(e.__cause__, ValidationError) else []
-        repairs = {_REPAIRS.get(tuple(item["loc"][:2])) for item in invalid} - {None}
+        keys = {tuple(map(str, item["loc"][:2])) for item in invalid}
+        repairs = {_REPAIRS[key] for key in keys if key in _REPAIRS}
         if not repairs:
             raise
         commands = " or ".join(f"`{r.format(name=study.study_name)}`" for r in sorted(repairs))
