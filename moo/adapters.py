@@ -14,8 +14,8 @@ import os
 from typing import Any
 
 from moo.errors import ConfigError
+from moo.protocol import Domain
 from moo.space import CategoricalParam, FloatParam, IntParam, OrdinalParam, SearchSpace
-from objectives.protocol import Domain
 
 __all__ = ["ALLOW_ENV", "DEFAULT_ALLOWED", "allowed_adapters", "check_space", "domains"]
 

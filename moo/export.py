@@ -26,9 +26,8 @@ from optuna.trial import FrozenTrial
 
 from moo.config import StudyConfig
 from moo.errors import ConfigError
-from moo.keys import ARTIFACTS_KEY, METRICS_KEY
+from moo.keys import ARTIFACTS_KEY, METRICS_KEY, SIBLING_KEY
 from moo.results import evaluation_group
-from moo.sampler import SIBLING_KEY
 from moo.study import workdir_for
 
 __all__ = ["PACKAGES", "export_trial"]

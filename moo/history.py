@@ -28,10 +28,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from moo.config import StudyConfig
 from moo.convergence import Progress, hypervolume_history
-from moo.keys import IDEAL_KEY, INFEASIBLE_KEY, REFERENCE_KEY
+from moo.keys import IDEAL_KEY, INFEASIBLE_KEY, REFERENCE_KEY, RETRY_OF_KEY, SIBLING_KEY
 from moo.pareto import hypervolume, log_scaled, non_dominated_mask, to_minimization
-from moo.requeue import RETRY_OF_KEY, stand_ins
-from moo.sampler import SIBLING_KEY, default_n_initial
+from moo.requeue import stand_ins
+from moo.space import default_n_initial
 
 __all__ = [
     "RunStatus",

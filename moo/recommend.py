@@ -29,10 +29,9 @@ from optuna.trial import TrialState
 
 from moo.config import StudyConfig
 from moo.errors import ConfigError
-from moo.keys import METRICS_KEY
+from moo.keys import METRICS_KEY, SIBLING_KEY
 from moo.pareto import Bound
-from moo.sampler import SIBLING_KEY
-from objectives.protocol import Workload
+from moo.protocol import Workload
 
 __all__ = [
     "POWER",

@@ -31,20 +31,13 @@ from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
 
+from moo.keys import EVALUATION_CRASHES_KEY, RETRY_HISTORY_KEY, RETRY_OF_KEY
+
 __all__ = [
-    "RETRY_HISTORY_KEY",
-    "RETRY_OF_KEY",
     "HeartbeatStorage",
     "RequeueStaleTrial",
     "stand_ins",
 ]
-
-RETRY_OF_KEY = "failed_trial"
-"""System attribute (Optuna's): number of the first crashed trial a copy stands for."""
-RETRY_HISTORY_KEY = "retry_history"
-"""System attribute (Optuna's): numbers of every crashed trial of the copy's chain."""
-EVALUATION_CRASHES_KEY = "moo:evaluation_crashes"
-"""System attribute: how often the chain's config was being evaluated when its process died."""
 
 
 class HeartbeatStorage(RDBStorage):

@@ -20,9 +20,8 @@ from optuna.trial import FrozenTrial, TrialState
 from moo.config import StudyConfig
 from moo.errors import ConfigError
 from moo.history import feasible, usable
-from moo.keys import HV_KEY, METRICS_KEY
+from moo.keys import HV_KEY, METRICS_KEY, SIBLING_KEY
 from moo.pareto import knee_index, log_scaled, non_dominated_mask, parse_condition
-from moo.sampler import SIBLING_KEY
 
 __all__ = ["evaluation_group", "front_trials", "pick_trial", "trials_frame"]
 

@@ -48,43 +48,29 @@ from moo.acquisition import (
     reference_point,
 )
 from moo.errors import one_line
+from moo.keys import (
+    ACQ_VALUE_KEY,
+    GP_STATE_KEY,
+    PROPOSAL_ERROR_KEY,
+    PROPOSAL_SEED_KEY,
+    PROPOSE_SECONDS_KEY,
+    RETRY_OF_KEY,
+    SIBLING_KEY,
+)
 from moo.pareto import log_scaled
-from moo.requeue import RETRY_OF_KEY
 from moo.rng import derive_seed, seeded_global_rng, torch_generator
-from moo.space import SearchSpace, row_key
+from moo.space import SearchSpace, default_n_initial, row_key
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
     from optuna.study import Study
 
 __all__ = [
-    "ACQ_VALUE_KEY",
-    "GP_STATE_KEY",
-    "PROPOSAL_ERROR_KEY",
-    "PROPOSAL_SEED_KEY",
-    "PROPOSE_SECONDS_KEY",
-    "SIBLING_KEY",
     "QNEHVISampler",
-    "default_n_initial",
 ]
 
 _logger = logging.getLogger(__name__)
 
-SIBLING_KEY = "moo:sibling_of"
-"""User attribute of trials added for free next to a proposed one (not proposals)."""
-PROPOSE_SECONDS_KEY = "moo:propose_s"
-"""System attribute: seconds the sampler spent on the trial's proposal."""
-ACQ_VALUE_KEY = "moo:acq_value"
-"""System attribute: the acquisition value of the proposal (log EHVI for qLogNEHVI)."""
-GP_STATE_KEY = "moo:gp_hyperparameters"
-"""System attribute: the GP hyperparameters fitted for the trial's proposal. The next
-proposal starts its fit from the latest of them; kept in the storage, not the sampler,
-so a resumed study warm-starts exactly as the uninterrupted one did."""
-PROPOSAL_SEED_KEY = "moo:proposal_seed"
-"""System attribute: the seed of the trial's BO proposal (random restarts, MC samples),
-derived from the sampler's seed and the proposal's index in the study."""
-PROPOSAL_ERROR_KEY = "moo:proposal_error"
-"""System attribute: why the trial got a quasi-random config instead of a BO proposal."""
 # Set by ``Study.enqueue_trial``: the params are given, nothing to propose.
 _FIXED_PARAMS_KEY = "fixed_params"
 
@@ -102,11 +88,6 @@ _DEDUP_POOL = 2048
 # one process and 11.5 s in each of two, against 0.6-0.7 s in Dask workers, whose nanny
 # sets OMP_NUM_THREADS=1 (``results/dask_throughput.md``).
 _PROPOSAL_THREADS = 1
-
-
-def default_n_initial(dim: int) -> int:
-    """Sobol points before the first GP: ``2 (d + 1)``, enough to fit d lengthscales."""
-    return 2 * (dim + 1)
 
 
 class QNEHVISampler(BaseSampler):

@@ -9,6 +9,10 @@ Encoding (``n x d`` tensors, ``torch.double``): floats and ints map to ``[0, 1]`
 space when ``log: true``), ordinals to ``index / (k - 1)``, categoricals to their integer
 index ``0 .. k-1`` (their dimensions are listed in ``categorical_dims`` so the GP treats
 them with a categorical kernel instead of as numbers).
+
+torch is imported on first use of a tensor method, not with the module: the study schema
+(``moo.config``) is built from these parameter classes, and reading a study (``moo
+status``, ``pareto``, ``export``) must not pay torch's seconds of import.
 """
 
 from __future__ import annotations
@@ -17,10 +21,9 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import optuna
-import torch
 import yaml
 from optuna.distributions import (
     BaseDistribution,
@@ -29,10 +32,16 @@ from optuna.distributions import (
     IntDistribution,
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from torch import Tensor
-from torch.quasirandom import SobolEngine
 
 from moo.errors import ConfigError, printable
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+else:
+    from optuna._imports import _LazyImport
+
+    torch = _LazyImport("torch")  # loaded by the first tensor method; see the docstring
 
 __all__ = [
     "CategoricalParam",
@@ -41,6 +50,7 @@ __all__ = [
     "OrdinalParam",
     "Parameter",
     "SearchSpace",
+    "default_n_initial",
     "format_validation_error",
 ]
 
@@ -381,7 +391,9 @@ class SearchSpace:
         Unit-cube coordinates become configs through the parameters' own scale, so a log
         parameter is spread over orders of magnitude and a categorical over its choices.
         """
-        u = SobolEngine(self.dim, scramble=True, seed=seed).draw(n, dtype=torch.double)
+        u = torch.quasirandom.SobolEngine(self.dim, scramble=True, seed=seed).draw(
+            n, dtype=torch.double
+        )
         return self.from_unit_cube(u)
 
     def from_unit_cube(self, U: Tensor) -> list[dict[str, Any]]:
@@ -475,6 +487,11 @@ def _is_member(options: Sequence[Any], value: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+def default_n_initial(dim: int) -> int:
+    """Sobol points before the first GP: ``2 (d + 1)``, enough to fit d lengthscales."""
+    return 2 * (dim + 1)
 
 
 def _is_number(value: Any) -> bool:

@@ -16,8 +16,8 @@ from optuna.trial import TrialState, create_trial
 
 from moo.config import load_study_config
 from moo.history import initial_design, proposed
+from moo.keys import PROPOSAL_SEED_KEY
 from moo.rng import derive_seed
-from moo.sampler import PROPOSAL_SEED_KEY
 from moo.study import StudyRun, create_study, load_study
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

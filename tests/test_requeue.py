@@ -12,7 +12,8 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.storages import fail_stale_trials
 from optuna.trial import TrialState
 
-from moo.requeue import RETRY_OF_KEY, RequeueStaleTrial
+from moo.keys import RETRY_OF_KEY
+from moo.requeue import RequeueStaleTrial
 from moo.sampler import QNEHVISampler
 from moo.space import SearchSpace
 from moo.study import open_storage

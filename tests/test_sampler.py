@@ -13,8 +13,9 @@ import pytest
 from botorch.exceptions.errors import ModelFittingError
 from linear_operator.utils.errors import NotPSDError
 
+from moo.keys import PROPOSAL_ERROR_KEY
 from moo.pareto import hypervolume
-from moo.sampler import PROPOSAL_ERROR_KEY, QNEHVISampler
+from moo.sampler import QNEHVISampler
 from moo.space import SearchSpace
 from objectives.protocol import EvalContext
 from objectives.synthetic import SyntheticProblem

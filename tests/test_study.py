@@ -23,9 +23,16 @@ from typer.testing import CliRunner
 import moo.acquisition
 from moo.cli import app
 from moo.config import load_study_config
-from moo.keys import ERROR_KEY, HV_KEY, INFEASIBLE_KEY, REFERENCE_KEY, STOP_REASON_KEY
+from moo.keys import (
+    ERROR_KEY,
+    GP_STATE_KEY,
+    HV_KEY,
+    INFEASIBLE_KEY,
+    REFERENCE_KEY,
+    SIBLING_KEY,
+    STOP_REASON_KEY,
+)
 from moo.pareto import hypervolume
-from moo.sampler import GP_STATE_KEY, SIBLING_KEY
 from moo.study import StudyRun, build_sampler, create_study, load_study
 from tests.adapters import MeasuredOnFast
 from tests.conftest import POSTGRES_URL

@@ -172,8 +172,9 @@ def main() -> None:
         f"Command: `{command.strip()}`",
         "",
         f"{args.trials} BraninCurrin trials of {args.trial_s:g} s each, seed 0; load average "
-        f"{load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end (2 cores shared with "
-        "3 other engineers). Trials per hour from the storage's timestamps; 'x 1 worker' is "
+        f"{load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end "
+        f"({os.cpu_count()} cores; a load above the workers' count means other processes "
+        "shared them). Trials per hour from the storage's timestamps; 'x 1 worker' is "
         "the ratio to the same executor's 1-worker row of this run; 'killed' says whether "
         "Dask had to kill a worker process at shutdown.",
         "",

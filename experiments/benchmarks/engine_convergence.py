@@ -24,9 +24,8 @@ import optuna
 import torch
 
 from moo.config import load_study_config
-from moo.keys import STOP_REASON_KEY
+from moo.keys import PROPOSE_SECONDS_KEY, STOP_REASON_KEY
 from moo.pareto import hypervolume
-from moo.sampler import PROPOSE_SECONDS_KEY
 from moo.study import StudyRun, create_study
 from objectives.synthetic import SyntheticProblem
 

@@ -30,8 +30,8 @@ import torch
 
 from moo.config import StudyConfig, load_study_config
 from moo.history import feasible, inferred_scale, objective_rows
+from moo.keys import SIBLING_KEY
 from moo.pareto import hypervolume, log_scaled, to_minimization
-from moo.sampler import SIBLING_KEY
 from moo.study import StudyRun, create_study
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,9 +24,8 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial
 
-from moo.keys import METRICS_KEY, STOP_REASON_KEY
+from moo.keys import METRICS_KEY, SIBLING_KEY, STOP_REASON_KEY
 from moo.results import front_trials, pick_trial
-from moo.sampler import SIBLING_KEY
 from moo.study import load_study
 
 OUT = Path(__file__).resolve().parent / "results" / "tinyml_studies.md"

@@ -24,7 +24,8 @@ from optuna_integration import BoTorchSampler
 
 from experiments.benchmarks.suite.botorch_loop import run_botorch_loop, supports
 from experiments.benchmarks.suite.problems import BenchProblem
-from moo.sampler import PROPOSE_SECONDS_KEY, QNEHVISampler
+from moo.keys import PROPOSE_SECONDS_KEY
+from moo.sampler import QNEHVISampler
 
 __all__ = [
     "METHODS",

@@ -19,8 +19,7 @@ import pandas as pd
 
 from experiments.benchmarks.suite.hypervolume import hypervolume_trace
 from moo.pareto import non_dominated_mask
-from moo.sampler import default_n_initial
-from moo.space import SearchSpace, row_key
+from moo.space import SearchSpace, default_n_initial, row_key
 from objectives.protocol import EvalContext
 from objectives.synthetic import SyntheticProblem
 from objectives.tables import NasBench201, reference_front
