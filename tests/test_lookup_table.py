@@ -68,6 +68,19 @@ def test_lookups_match_the_nas_bench_201_adapter(nb201_table: Path) -> None:
 
 
 @needs_data
+def test_a_parquet_table_reads_as_its_csv(nb201_table: Path) -> None:
+    parquet = nb201_table.with_suffix(".parquet")
+    pd.read_csv(nb201_table).to_parquet(parquet)
+    tables = [
+        LookupTable(path=p, config=EDGES, learned=["err_cifar10_pct"], exact=["lat_ms_pixel3"])
+        for p in (nb201_table, parquet)
+    ]
+    config = dict.fromkeys(EDGES, "nor_conv_3x3")
+    csv, par = (t.evaluate(config, CONTEXT).metrics for t in tables)
+    assert csv == par and tables[1].n_rows == 64
+
+
+@needs_data
 def test_the_space_is_checked_against_the_table(nb201_table: Path) -> None:
     table = LookupTable(path=nb201_table, config=EDGES, learned=["err_cifar10_pct"])
     space = space_from_table(nb201_table, EDGES)
