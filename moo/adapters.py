@@ -14,8 +14,8 @@ import os
 from typing import Any
 
 from moo.errors import ConfigError
+from moo.protocol import Domain
 from moo.space import CategoricalParam, FloatParam, IntParam, OrdinalParam, SearchSpace
-from objectives.protocol import Domain
 
 __all__ = ["ALLOW_ENV", "DEFAULT_ALLOWED", "allowed_adapters", "check_space", "domains"]
 
@@ -60,8 +60,8 @@ def domains(space: SearchSpace) -> dict[str, Domain]:
         else:
             assert isinstance(p, FloatParam)
             grid = p.grid()  # listed when stepped, and few enough
-            values = None if grid is None else tuple(p.decode(u) for u in grid)
-            result[name] = Domain(values, p.low, p.high)
+            decoded = None if grid is None else tuple(p.decode(u) for u in grid)
+            result[name] = Domain(decoded, p.low, p.high)
     return result
 
 

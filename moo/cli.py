@@ -29,6 +29,7 @@ from moo.errors import ConfigError, MooError, printable
 from moo.history import RunStatus, StudyHistory, proposed
 from moo.liveness import describe_runs
 from moo.progress import configure_logging, live_progress
+from moo.protocol import AdapterError
 from moo.storage_errors import STORAGE_FAILURES, storage_cause
 from moo.study import StudyRun, build_adapter, create_study, load_study
 
@@ -56,11 +57,9 @@ def _one_line_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from objectives.hardware import HardwareError
-
         try:
             return command(*args, **kwargs)
-        except (MooError, HardwareError) as e:
+        except (MooError, AdapterError) as e:
             _fail(str(e))
         except OSError as e:  # a file or folder: name it and say why
             _fail(f"{e.filename}: {e.strerror}." if e.filename else f"{type(e).__name__}: {e}")

@@ -24,10 +24,12 @@ from moo.adapters import require_allowed
 from moo.bo.settings import ProposalSettings
 from moo.errors import ConfigError, one_line
 from moo.pareto import Bound, parse_bound
+from moo.protocol import Workload
 from moo.space import SearchSpace, format_validation_error, read_yaml
-from objectives.protocol import Workload
 
 __all__ = [
+    "HEARTBEAT_INTERVAL_S",
+    "MAX_RETRY",
     "STUDY_NAME",
     "ExecutionSection",
     "ObjectiveSpec",
@@ -43,6 +45,15 @@ __all__ = [
 
 STUDY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 """What a study name may be: it becomes a file name (``studies/<name>.db``)."""
+
+
+HEARTBEAT_INTERVAL_S = 10
+"""Seconds between the heartbeats of a running trial. A trial whose process died is failed
+(and re-queued) once its heartbeat is two intervals old: seconds lost per crash, against a
+storage write per running trial every interval."""
+MAX_RETRY = 1
+"""Re-evaluations of a config whose process died while evaluating it: one retry survives a
+killed worker, and a config that kills its process every time (out of memory) stops."""
 
 
 class _Section(BaseModel):
@@ -155,9 +166,9 @@ class ExecutionSection(_Section):
     n_workers: int = Field(default=1, ge=1)
     trial_timeout: float | None = Field(default=None, gt=0)
     """Seconds before an evaluation is abandoned and its trial failed (process/dask)."""
-    heartbeat_interval: int = Field(default=10, ge=1)
+    heartbeat_interval: int = Field(default=HEARTBEAT_INTERVAL_S, ge=1)
     grace_period: int | None = Field(default=None, ge=1)
-    max_retry: int = Field(default=1, ge=0)
+    max_retry: int = Field(default=MAX_RETRY, ge=0)
     """Re-queue a crashed trial's config this many times."""
     scheduler_address: str | None = None
     """Dask scheduler to connect to; default: a ``LocalCluster`` with ``n_workers``."""
@@ -252,7 +263,7 @@ class StudyConfig(_Section):
         return [o.name for o in self.objectives]
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Literal["minimize", "maximize"]]:
         return [o.direction for o in self.objectives]
 
     @property

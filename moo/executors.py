@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from moo.config import AdapterSection, load_adapter
 from moo.errors import EvaluationError
-from objectives.protocol import EvalContext, TrialResult, Workload
+from moo.protocol import EvalContext, TrialResult, Workload
 
 if TYPE_CHECKING:
     from moo.config import StudyConfig

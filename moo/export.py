@@ -4,8 +4,9 @@ A bundle holds what is needed to rebuild and to trust the model: ``config.yaml``
 trial's config plus the objective section that evaluates it), ``metrics.json`` (every
 metric of the trial and of the configs evaluated with it, e.g. the same model on every
 device), the model files the adapter stored (``model.onnx``), and ``MANIFEST.json`` (study,
-trial, seed, package versions and the SHA-256 of every file), so that re-running the
-config can be checked against the bundle.
+trial, seed, package versions, the SHA-256 of every file, and the adapter's own record of
+the evaluation that made the model, e.g. how the TinyML adapter compressed it), so that
+re-running the config can be checked against the bundle.
 """
 
 from __future__ import annotations
@@ -112,9 +113,16 @@ def export_trial(
         "python": platform.python_version(),
         "packages": _versions(),
         "files": {p.name: _sha256(p) for p in sorted(written)},
+        "evaluation": _adapter_attrs(owner or trial),
     }
     _write(out, _MANIFEST, json.dumps(manifest, indent=2))
     return out
+
+
+def _adapter_attrs(trial: FrozenTrial) -> dict[str, Any]:
+    """What the adapter recorded about the evaluation (its attributes; moo's own are
+    stored under ``moo:`` names and written elsewhere in the bundle)."""
+    return {k: v for k, v in trial.user_attrs.items() if not k.startswith("moo:")}
 
 
 _MANIFEST = "MANIFEST.json"

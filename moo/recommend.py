@@ -31,7 +31,7 @@ from moo.config import StudyConfig
 from moo.errors import ConfigError
 from moo.keys import METRICS_KEY, SIBLING_KEY
 from moo.pareto import Bound
-from objectives.protocol import Workload
+from moo.protocol import Workload
 
 __all__ = [
     "POWER",

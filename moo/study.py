@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
@@ -40,6 +40,8 @@ from pydantic import ValidationError
 
 from moo.adapters import check_space
 from moo.config import (
+    HEARTBEAT_INTERVAL_S,
+    MAX_RETRY,
     STUDY_NAME,
     Override,
     StudyConfig,
@@ -71,11 +73,13 @@ from moo.keys import (
     STOP_REASON_KEY,
 )
 from moo.liveness import recorded_run
+from moo.protocol import EvalContext, Sibling, TrialResult
 from moo.requeue import HeartbeatStorage, RequeueStaleTrial
-from moo.sampler import QNEHVISampler
 from moo.space import CategoricalParam, SearchSpace, row_key
 from moo.storage_errors import parse_storage_url, redact, sqlite_path, storage_errors
-from objectives.protocol import EvalContext, Sibling, TrialResult
+
+if TYPE_CHECKING:
+    from moo.sampler import QNEHVISampler
 
 __all__ = [
     "CONFIG_KEY",
@@ -95,9 +99,19 @@ _logger = logging.getLogger("moo")
 
 # ---------------------------------------------------------------------- storage and study
 def open_storage(
-    url: str, *, heartbeat_interval: int = 10, grace_period: int | None = None, max_retry: int = 1
+    url: str,
+    *,
+    heartbeat_interval: int = HEARTBEAT_INTERVAL_S,
+    grace_period: int | None = None,
+    max_retry: int = MAX_RETRY,
+    checked: bool = False,
 ) -> RDBStorage:
     """An RDB storage with heartbeats, so that crashed trials are failed and re-queued.
+
+    Args:
+        checked: This process opened ``url`` already, so its tables exist and their schema
+            version was checked: skip both (Optuna reads its migration scripts for the
+            check, a third of a second that every ``moo status`` would pay twice).
 
     Raises:
         StorageError: One line naming the storage (password masked) and the cause: not a
@@ -121,16 +135,19 @@ def open_storage(
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,
             heartbeat_stale_trial_callback=RequeueStaleTrial(max_retry=max_retry),
+            skip_compatibility_check=checked,
+            skip_table_creation=checked,
         )
 
 
-def _storage_for(config: StudyConfig, url: str | None) -> RDBStorage:
+def _storage_for(config: StudyConfig, url: str | None, *, checked: bool = False) -> RDBStorage:
     execution = config.execution
     return open_storage(
         url or config.storage_url,
         heartbeat_interval=execution.heartbeat_interval,
         grace_period=execution.grace_period,
         max_retry=execution.max_retry,
+        checked=checked,
     )
 
 
@@ -152,6 +169,12 @@ def create_study(config: StudyConfig, *, storage: str | None = None) -> optuna.S
         reference = config.reference_point()
         if reference is not None and all(math.isfinite(v) for v in reference):
             study.set_user_attr(REFERENCE_KEY, reference)  # else completed when the design is in
+        if config.sampler.name != "moo":
+            # moo's sampler draws this design itself; a peer evaluates the same configs
+            # first, so a comparison through the CLI starts from the same points, as in
+            # the sampler suite.
+            for params in config.search_space().sobol(n_initial(config), config.study.seed):
+                study.enqueue_trial(params)
     return study
 
 
@@ -190,12 +213,13 @@ def load_study(
                 study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
         finally:
             _close(probe)
-        return optuna.load_study(study_name=name, storage=_storage_for(config, url)), config
+        rdb = _storage_for(config, url, checked=True)  # the probe checked it
+        return optuna.load_study(study_name=name, storage=rdb), config
 
 
 #: Stored keys a command-line option can set, so that a study whose stored value is
 #: invalid names the command that repairs it.
-_REPAIRS = {("stop", "max_trials"): "moo resume {name} --max-trials N"}
+_REPAIRS: dict[tuple[str, ...], str] = {("stop", "max_trials"): "moo resume {name} --max-trials N"}
 
 
 def study_config(study: optuna.Study, overrides: Sequence[Override] = ()) -> StudyConfig:
@@ -209,7 +233,8 @@ def study_config(study: optuna.Study, overrides: Sequence[Override] = ()) -> Stu
         )
     except ConfigError as e:
         invalid = e.__cause__.errors() if isinstance(e.__cause__, ValidationError) else []
-        repairs = {_REPAIRS.get(tuple(item["loc"][:2])) for item in invalid} - {None}
+        keys = {tuple(map(str, item["loc"][:2])) for item in invalid}
+        repairs = {_REPAIRS[key] for key in keys if key in _REPAIRS}
         if not repairs:
             raise
         commands = " or ".join(f"`{r.format(name=study.study_name)}`" for r in sorted(repairs))
@@ -247,15 +272,20 @@ def build_sampler(
     space: SearchSpace,
     adapter: Any,
     *,
-    sampler_class: type[QNEHVISampler] = QNEHVISampler,
+    sampler_class: type[QNEHVISampler] | None = None,
 ) -> BaseSampler:
     """The YAML's sampler; Optuna's own ones are there for comparison runs.
 
-    ``sampler_class`` builds ``name: moo``: a subclass that overrides a hook of the
-    proposal (a GP prior, a reference rule) runs through the engine as the default does.
+    ``sampler_class`` builds ``name: moo`` (default ``QNEHVISampler``): a subclass that
+    overrides a hook of the proposal (a GP prior, a reference rule) runs through the
+    engine as the default does.
     """
     section, seed = config.sampler, config.study.seed
     if section.name == "moo":
+        if sampler_class is None:
+            from moo.sampler import QNEHVISampler  # torch and BoTorch: only a run needs them
+
+            sampler_class = QNEHVISampler
         return sampler_class(
             search_space=space,
             seed=seed,
@@ -269,12 +299,19 @@ def build_sampler(
             deterministic_objectives=section.deterministic,
             settings=section.settings(),
         )
+    # A peer gets the setup the sampler suite gives it: model-based work only after the
+    # shared Sobol design (``create_study`` enqueues it), which is NSGA-II's first
+    # generation, and GPSampler told when the objectives repeat exactly.
+    design = n_initial(config)
     if section.name == "tpe":
-        return TPESampler(seed=seed, multivariate=True, n_startup_trials=n_initial(config))
+        return TPESampler(seed=seed, multivariate=True, n_startup_trials=design)
     if section.name == "nsga2":
-        return NSGAIISampler(seed=seed)
+        # Its crossover needs two parents, so a one-point design cannot be a generation.
+        return NSGAIISampler(seed=seed, population_size=max(design, 2))
     if section.name == "gp":
-        return GPSampler(seed=seed, n_startup_trials=n_initial(config))
+        return GPSampler(
+            seed=seed, n_startup_trials=design, deterministic_objective=section.deterministic
+        )
     return RandomSampler(seed=seed)
 
 
@@ -350,7 +387,7 @@ class StudyRun:
         *,
         on_trial: Callable[[RunStatus], None] | None = None,
         adapter: Any = None,
-        sampler_class: type[QNEHVISampler] = QNEHVISampler,
+        sampler_class: type[QNEHVISampler] | None = None,
     ) -> None:
         self.study, self.config = study, config
         self._log_names = {config.objective_names[i] for i in config.log_objectives}

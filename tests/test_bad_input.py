@@ -467,7 +467,27 @@ def _tinyml_space(**changes: dict | None) -> dict:
             {"prune_ration": {"type": "float", "low": 0.0, "high": 0.5}},
             "prune_ration: Classifier does not read this parameter, so it would change nothing "
             "(it reads arch, depth, width, blocks, channels, kernel, width_mult, bits, "
-            "prune_ratio, prune_kind, device).",
+            "prune_ratio, prune_kind, quant, pipeline, distill, kd_temperature, kd_alpha, "
+            "device).",
+        ),
+        (
+            {"pipeline": {"type": "categorical", "choices": ["prune_then_quantize", "mixed"]}},
+            "pipeline: Classifier cannot evaluate 'mixed': `pipeline` must be one of "
+            "['prune_then_quantize', 'quantize_then_prune'], got 'mixed'.",
+        ),
+        (
+            {"quant": {"type": "categorical", "choices": ["qat", "ptq", "gptq"]}},
+            "quant: Classifier cannot evaluate 'gptq': `quant` must be one of ['qat', 'ptq'], "
+            "got 'gptq'.",
+        ),
+        (
+            {"kd_temperature": {"type": "ordinal", "values": [0.0, 2.0, 4.0]}},
+            "kd_temperature: Classifier cannot evaluate 0.0: `kd_temperature` must be > 0, "
+            "got 0.0.",
+        ),
+        (
+            {"kd_alpha": {"type": "float", "low": 0.0, "high": 1.5}},
+            "kd_alpha: Classifier cannot evaluate 1.5: `kd_alpha` must be in [0, 1], got 1.5.",
         ),
         (
             {"device": None},
@@ -490,6 +510,34 @@ def test_a_tinyml_space_with_values_the_adapter_refuses_is_refused_when_read(
         "s", objective=TINYML, objectives=TINYML_OBJECTIVES, space=_tinyml_space(**changes)
     )
     assert fails("run", str(path)) == f"{path}: space.parameters.{message}"
+    assert not Path("studies").exists()
+
+
+def test_distillation_on_a_task_without_a_teacher_is_refused_when_read(
+    write_study: WriteStudy,
+) -> None:
+    objective = {
+        "adapter": "objectives.tinyml:AnomalyDetector",
+        "options": {"devices": ["cortex_m4"]},
+    }
+    space = {
+        "parameters": {
+            "arch": {"type": "categorical", "choices": ["mlp"]},
+            "depth": {"type": "int", "low": 1, "high": 2},
+            "width": {"type": "int", "low": 8, "high": 16},
+            "distill": {"type": "categorical", "choices": ["none", "logits"]},
+        }
+    }
+    objectives = [
+        {"name": "auc", "direction": "maximize"},
+        {"name": "flash_kB", "direction": "minimize"},
+    ]
+    path = write_study("s", objective=objective, objectives=objectives, space=space)
+    assert fails("run", str(path)) == (
+        f"{path}: space.parameters.distill: AnomalyDetector cannot evaluate 'logits': "
+        "`distill` must be 'none': the task has no teacher (only classifiers have one; an "
+        "autoencoder's reconstruction is not distilled)."
+    )
     assert not Path("studies").exists()
 
 

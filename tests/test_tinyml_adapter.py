@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +13,13 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from optuna.trial import TrialState
+from typer.testing import CliRunner
 
+from moo.cli import app
 from moo.config import validate_study_config
-from moo.study import build_sampler
+from moo.keys import METRICS_KEY
+from moo.study import build_sampler, load_study
 from objectives.hardware import known_devices, load_device
 from objectives.protocol import EvalContext
 from objectives.tinyml import (
@@ -135,7 +141,9 @@ def test_same_config_and_seed_give_the_same_accuracy(tmp_path: Path) -> None:
         for name in ("a", "b")
     ]
     assert runs[0].attrs["cache"] == runs[1].attrs["cache"] == "none"  # trained twice
+    measured = runs[0].metrics.pop("train_seconds"), runs[1].metrics.pop("train_seconds")
     assert runs[0].metrics == runs[1].metrics
+    assert min(measured) > 0
     other_seed = _adapter().evaluate(config, EvalContext(seed=4, workdir=tmp_path / "c"))
     assert other_seed.attrs["cache_key"] != runs[0].attrs["cache_key"]
 
@@ -203,6 +211,13 @@ def test_unrealisable_config_fails_with_one_line(adapter: Classifier, tmp_path: 
         ({"kernel": 4}, "kernel odd"),
         ({"device": "cortex_m33"}, "study's devices"),
         ({"prune_kind": "random"}, "`prune_kind` must be one of"),
+        ({"quant": "int8"}, r"`quant` must be one of \['qat', 'ptq'\], got 'int8'"),
+        ({"pipeline": "both"}, "`pipeline` must be one of"),
+        ({"distill": "features"}, "`distill` must be one of"),
+        ({"distill": "logits", "kd_temperature": 0}, r"`kd_temperature` must be > 0, got 0.0"),
+        ({"kd_temperature": -2}, r"`kd_temperature` must be > 0"),
+        ({"distill": "logits", "kd_alpha": 1.5}, r"`kd_alpha` must be in \[0, 1\], got 1.5"),
+        ({"kd_alpha": -0.1}, r"`kd_alpha` must be in \[0, 1\]"),
     ],
 )
 def test_bad_values_are_named(change: dict[str, Any], match: str, adapter: Classifier) -> None:
@@ -221,15 +236,30 @@ def test_nan_loss_fails_the_trial_with_one_line(tmp_path: Path) -> None:
 def test_error_inside_training_names_config_and_cause(adapter: Classifier, tmp_path: Path) -> None:
     config = {**CNN, "bits": 32}
     adapter.evaluate(config, EvalContext(seed=0, workdir=tmp_path))
-    shutil.rmtree(tmp_path / "tinyml-cache" / "models")  # force a rebuild from the weights
-    (weights,) = (tmp_path / "tinyml-cache" / "trained").iterdir()
-    weights.write_bytes(b"not a torch file")  # e.g. a cache copied half-way
+    models = tmp_path / "tinyml-cache" / "models"
+    shutil.rmtree(models)  # force a rebuild from the weights
+    models.write_text("a file where the cache keeps its folders")
     with pytest.raises(TinyMLError) as info:
         adapter.evaluate(config, EvalContext(seed=0, workdir=tmp_path))
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith("Config {arch=cnn, blocks=2, channels=8")
-    assert str(weights) in message
+    assert str(models) in message
+
+
+def test_unreadable_cached_weights_are_trained_again(
+    adapter: Classifier, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = {**CNN, "bits": 32}
+    first = adapter.evaluate(config, EvalContext(seed=0, workdir=tmp_path))
+    shutil.rmtree(tmp_path / "tinyml-cache" / "models")  # force a rebuild from the weights
+    (weights,) = (tmp_path / "tinyml-cache" / "trained").glob("*.pt")
+    weights.write_bytes(b"not a torch file")  # e.g. a cache copied half-way
+    again = adapter.evaluate(config, EvalContext(seed=0, workdir=tmp_path))
+    assert again.attrs["cache"] == "none"  # trained again, not loaded
+    assert again.metrics["accuracy"] == first.metrics["accuracy"]  # the same seeded training
+    assert f"cached model {weights} is unreadable" in caplog.text
+    torch.load(weights, weights_only=True)  # replaced by a good entry
 
 
 def test_a_study_searches_the_runtime_next_to_the_device(workdir: Path) -> None:
@@ -348,3 +378,153 @@ def test_a_study_with_the_measured_host_learns_latency_but_knows_flash(tmp_path:
     sampler = build_sampler(config, config.search_space(), adapter)
     assert list(sampler.known_objectives) == [2]
     assert sampler.known_objectives[2](CNN) == adapter.known_metrics(CNN)["flash_kB"]
+
+
+# ------------------------------------------------- quantization mode, order, distillation
+COMPRESSED = {**CNN, "bits": 4, "prune_ratio": 0.5}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": COMPRESSED,
+    "ptq": {**COMPRESSED, "quant": "ptq"},
+    "quantize_then_prune": {**COMPRESSED, "pipeline": "quantize_then_prune"},
+    "distilled": {**COMPRESSED, "distill": "logits", "kd_temperature": 2, "kd_alpha": 0.7},
+}
+
+
+def _recorded_seconds(workdir: Path) -> dict[str, float]:
+    folder = workdir / "tinyml-cache" / "trained"
+    return {p.stem: json.loads(p.read_text())["train_seconds"] for p in folder.glob("*.json")}
+
+
+@pytest.mark.slow
+def test_how_a_model_is_compressed_changes_its_weights_not_its_hardware_cost(
+    tmp_path: Path,
+) -> None:
+    adapter = _adapter()
+    context = EvalContext(seed=0, workdir=tmp_path)
+    results = {"default": adapter.evaluate(VARIANTS["default"], context)}
+    (student,) = _recorded_seconds(tmp_path).values()
+    results |= {name: adapter.evaluate(VARIANTS[name], context) for name in list(VARIANTS)[1:]}
+    teacher = sum(_recorded_seconds(tmp_path).values()) - student  # trained once, cached
+    assert len(_recorded_seconds(tmp_path)) == 2
+    shape = ("macs", "params", "sparsity", *HARDWARE)
+    default = results["default"]
+    for name, result in results.items():
+        assert {k: result.metrics[k] for k in shape} == {k: default.metrics[k] for k in shape}
+        assert adapter.known_metrics(VARIANTS[name]) == {k: default.metrics[k] for k in HARDWARE}
+        # train_seconds: the student's recorded training, the teacher's when it distils,
+        # and this compression's stages
+        paid = student + (teacher if name == "distilled" else 0.0)
+        stages = result.attrs["prune_s"] + result.attrs["quant_s"]
+        assert result.metrics["train_seconds"] == pytest.approx(paid + stages)
+    assert len({r.attrs["cache_key"] for r in results.values()}) == len(VARIANTS)
+    assert len({r.metrics["accuracy"] for r in results.values()}) > 1  # other weights
+    recipes = {name: r.attrs["compression"] for name, r in results.items()}
+    assert recipes["default"] == {
+        "bits": 4,
+        "prune_ratio": 0.5,
+        "prune_kind": "structured",
+        "quant": "qat",
+        "pipeline": "prune_then_quantize",
+        "distill": "none",
+        "prune_finetune_epochs": 1,
+        "quant_finetune_epochs": 1,
+    }
+    assert recipes["ptq"]["quant"] == "ptq" and "quant_finetune_epochs" not in recipes["ptq"]
+    assert recipes["quantize_then_prune"]["pipeline"] == "quantize_then_prune"
+    distilled = recipes["distilled"]
+    assert distilled["teacher"] == {"arch": "cnn", "width": 32, "depth": 2, "kernel": 3}
+    assert (distilled["kd_temperature"], distilled["kd_alpha"]) == (2, 0.7)
+
+
+@pytest.mark.slow
+def test_the_teacher_is_reused_by_other_workers_and_rebuilt_when_unreadable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    context = EvalContext(seed=0, workdir=tmp_path)
+    _adapter().evaluate(VARIANTS["default"], context)
+    (student,) = (tmp_path / "tinyml-cache" / "trained").glob("*.pt")
+    _adapter().evaluate(VARIANTS["distilled"], context)
+    (teacher,) = set((tmp_path / "tinyml-cache" / "trained").glob("*.pt")) - {student}
+    written = teacher.stat().st_mtime_ns
+    other = {**VARIANTS["distilled"], "kd_alpha": 0.2}
+    reference = _adapter().evaluate(other, context)  # another worker, or a resume
+    assert reference.attrs["cache"] == "trained" and teacher.stat().st_mtime_ns == written
+    shutil.rmtree(tmp_path / "tinyml-cache" / "models")
+    teacher.write_bytes(teacher.read_bytes()[:100])  # truncated, e.g. by a full disk
+    rebuilt = _adapter().evaluate(other, context)
+    assert f"cached model {teacher} is unreadable" in caplog.text
+    assert rebuilt.metrics["accuracy"] == reference.metrics["accuracy"]  # the same teacher
+    torch.load(teacher, weights_only=True)
+
+
+def test_the_anomaly_autoencoder_refuses_distillation_before_training(tmp_path: Path) -> None:
+    adapter = AnomalyDetector(devices=["cortex_m4"], epochs=2, finetune_epochs=1)
+    config = {"arch": "mlp", "depth": 1, "width": 8, "bits": 8, "distill": "logits"}
+    for call in (adapter.check, lambda c: adapter.evaluate(c, EvalContext(0, tmp_path))):
+        with pytest.raises(ArchitectureError, match=r"^Config \{.*`distill` must be 'none'"):
+            call(config)
+    assert list(tmp_path.iterdir()) == []
+    assert adapter.check({**config, "distill": "none"})["flash_excess_kB"] < 0
+
+
+def test_fine_tune_budgets_are_options() -> None:
+    adapter = Classifier(task="digits", finetune_epochs=3, prune_finetune_epochs=0)
+    assert (adapter.finetunes.prune.epochs, adapter.finetunes.quantize.epochs) == (0, 3)
+    with pytest.raises(OptionsError, match=r"fine-tune epochs must be >= 0, got \{'quant_"):
+        Classifier(task="digits", quant_finetune_epochs=-1)
+
+
+@pytest.mark.slow
+def test_a_study_searches_how_to_compress_and_its_bundle_says_how(
+    write_study: Callable[..., Path], in_tmp: Path
+) -> None:
+    space = {
+        "parameters": {
+            "arch": {"type": "categorical", "choices": ["cnn"]},
+            "blocks": {"type": "int", "low": 1, "high": 2},
+            "channels": {"type": "int", "low": 4, "high": 8},
+            "bits": {"type": "ordinal", "values": [4, 8]},
+            "prune_ratio": {"type": "float", "low": 0.25, "high": 0.5, "step": 0.25},
+            "quant": {"type": "categorical", "choices": ["qat", "ptq"]},
+            "pipeline": {
+                "type": "categorical",
+                "choices": ["prune_then_quantize", "quantize_then_prune"],
+            },
+            "distill": {"type": "categorical", "choices": ["none", "logits"]},
+            "kd_temperature": {"type": "ordinal", "values": [2.0, 4.0]},
+            "kd_alpha": {"type": "float", "low": 0.0, "high": 1.0},
+        }
+    }
+    objective = {
+        "adapter": "objectives.tinyml:Classifier",
+        "options": {"task": "digits", "devices": ["cortex_m4"], "epochs": 2, "finetune_epochs": 1},
+    }
+    objectives = [
+        {"name": "accuracy", "direction": "maximize"},
+        {"name": "train_seconds", "direction": "minimize"},
+    ]
+    path = write_study(
+        "kd",
+        objective=objective,
+        objectives=objectives,
+        space=space,
+        sampler={"n_initial": 4},
+        stop={"max_trials": 4, "rule": "budget"},
+    )
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", str(path)]).exit_code == 0
+    study, _ = load_study("kd")
+    trials = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert len(trials) == 4
+    for trial in trials:
+        recipe = trial.user_attrs["compression"]
+        assert recipe["quant"] == trial.params["quant"]
+        assert recipe["distill"] == trial.params["distill"]
+        assert trial.values[1] == trial.user_attrs[METRICS_KEY]["train_seconds"] > 0
+    chosen = trials[-1]
+    result = runner.invoke(app, ["export", "kd", "--pick", f"trial:{chosen.number}", "--out", "b"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((in_tmp / "b" / "MANIFEST.json").read_text())
+    assert manifest["evaluation"]["compression"] == chosen.user_attrs["compression"]
+    assert manifest["evaluation"]["cache_key"] == chosen.user_attrs["cache_key"]
+    assert "model.onnx" in manifest["files"]

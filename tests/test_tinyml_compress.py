@@ -9,7 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from objectives.tinyml._compress import Compression, calibration_set, compress
+from objectives.tinyml._compress import (
+    Compressed,
+    Compression,
+    FineTunes,
+    calibration_set,
+    compress,
+)
 from objectives.tinyml._data import TASKS, TaskData, load_task
 from objectives.tinyml._graph import graph_metadata, onnx_graph_stats
 from objectives.tinyml._models import ArchSpec, build_model
@@ -18,7 +24,7 @@ from objectives.tinyml._prune import fold_batchnorm, prune, weighted_layers
 from objectives.tinyml._train import TrainSettings, fit, predict, score
 
 TASK = TASKS["digits"]
-FINETUNE = TrainSettings(epochs=2, batch_size=64, lr=1e-3)
+FINETUNE = FineTunes(*[TrainSettings(epochs=2, batch_size=64, lr=1e-3)] * 2)
 #: ORT int8 and fake-quant accuracy may differ by this much: both use the same int8
 #: grids, so only rounding of int32 biases and of ties in requantization can differ;
 #: 1 point is 3-4 of the 360 test images.
@@ -155,3 +161,127 @@ def test_float_export_runs_like_pytorch(
     chain = fold_batchnorm(_cnn(cnn_state))
     path = export_onnx(chain, TASK.input_shape, tmp_path / "m.onnx")
     np.testing.assert_allclose(run_onnx(path, data.x_test), predict(chain, data.x_test), atol=1e-4)
+
+
+# ------------------------------------------------- quantization mode, order, distillation
+def _compressed(
+    state: dict[str, torch.Tensor],
+    data: TaskData,
+    comp: Compression,
+    finetunes: FineTunes = FINETUNE,
+    teacher_logits: np.ndarray | None = None,
+) -> Compressed:
+    return compress(
+        _cnn(state),
+        data,
+        TASK,
+        comp,
+        finetunes,
+        calibration=calibration_set(data, 128),
+        seed=0,
+        teacher_logits=teacher_logits,
+    )
+
+
+def _on_grid(model: nn.Sequential, bits: int) -> None:
+    q_max = 2 ** (bits - 1) - 1
+    for layer in weighted_layers(model):
+        w = layer.weight.detach().flatten(1)
+        steps = w / (w.abs().amax(dim=1, keepdim=True) / q_max)
+        torch.testing.assert_close(steps, steps.round(), atol=1e-3, rtol=0)
+
+
+def test_ptq_is_qat_without_its_fine_tune(
+    cnn_state: dict[str, torch.Tensor], data: TaskData
+) -> None:
+    ptq = _compressed(cnn_state, data, Compression(4, 0.5, "structured", quant="ptq"))
+    no_qat = FineTunes(FINETUNE.prune, TrainSettings(epochs=0))
+    qat_without_training = _compressed(cnn_state, data, Compression(4, 0.5, "structured"), no_qat)
+    qat = _compressed(cnn_state, data, Compression(4, 0.5, "structured"))
+    np.testing.assert_array_equal(
+        predict(ptq.scored, data.x_test), predict(qat_without_training.scored, data.x_test)
+    )
+    assert not np.array_equal(predict(ptq.scored, data.x_test), predict(qat.scored, data.x_test))
+    _on_grid(ptq.exported, 4)
+    assert _accuracy(ptq.scored, data) > 0.8
+
+
+@pytest.mark.parametrize("kind", ["structured", "unstructured"])
+def test_both_orders_export_the_same_graph_with_other_weights(
+    kind: str, cnn_state: dict[str, torch.Tensor], data: TaskData, tmp_path: Path
+) -> None:
+    stats, outputs = {}, {}
+    for order in ("prune_then_quantize", "quantize_then_prune"):
+        out = _compressed(cnn_state, data, Compression(4, 0.5, kind, pipeline=order))
+        path = export_onnx(
+            out.exported,
+            TASK.input_shape,
+            tmp_path / f"{order}.onnx",
+            graph_metadata(4, 8, out.pruned),
+        )
+        stats[order], outputs[order] = onnx_graph_stats(path), predict(out.scored, data.x_test)
+        _on_grid(out.exported, 4)
+        if kind == "unstructured":  # the masks held through the last fine-tune
+            assert [
+                int((layer.weight == 0).sum()) >= n
+                for layer, n in zip(weighted_layers(out.exported), out.pruned, strict=True)
+            ] == [True] * 3
+            assert out.pruned == [
+                round(layer.weight.numel() * 0.5) for layer in weighted_layers(out.exported)
+            ]
+        assert _accuracy(out.scored, data) > 0.6  # recovered (chance: 0.1); q->p loses more
+    assert stats["prune_then_quantize"] == stats["quantize_then_prune"]
+    assert not np.array_equal(outputs["prune_then_quantize"], outputs["quantize_then_prune"])
+
+
+def test_quantize_then_prune_with_ptq_never_trains_under_quantization(
+    cnn_state: dict[str, torch.Tensor], data: TaskData
+) -> None:
+    comp = Compression(4, 0.5, "structured", quant="ptq", pipeline="quantize_then_prune")
+    no_qat = FineTunes(FINETUNE.prune, TrainSettings(epochs=0))
+    a = _compressed(cnn_state, data, comp)
+    b = _compressed(cnn_state, data, comp, no_qat)  # the QAT budget is not used
+    np.testing.assert_array_equal(predict(a.scored, data.x_test), predict(b.scored, data.x_test))
+    assert a.quant_s > 0 and a.prune_s > 0
+
+
+def _one_hot_logits(labels: np.ndarray, scale: float = 10.0) -> np.ndarray:
+    return (scale * np.eye(10, dtype=np.float32))[labels]
+
+
+def test_distillation_with_no_weight_is_plain_fine_tuning(
+    cnn_state: dict[str, torch.Tensor], data: TaskData
+) -> None:
+    wrong = _one_hot_logits((data.y_train + 1) % 10)
+    plain = _compressed(cnn_state, data, Compression(4, 0.5, "structured"))
+    weightless = _compressed(
+        cnn_state,
+        data,
+        Compression(4, 0.5, "structured", distill="logits", kd_alpha=0.0),
+        teacher_logits=wrong,
+    )
+    np.testing.assert_array_equal(
+        predict(plain.scored, data.x_test), predict(weightless.scored, data.x_test)
+    )
+
+
+def test_the_students_of_a_right_and_a_wrong_teacher_part_ways(
+    cnn_state: dict[str, torch.Tensor], data: TaskData
+) -> None:
+    # kd_alpha = 1: the student learns only from the teacher's soft targets, in both
+    # fine-tunes (after pruning, under QAT); a teacher that is always one digit off
+    # takes the student with it.
+    comp = Compression(4, 0.5, "structured", distill="logits", kd_alpha=1.0, kd_temperature=2.0)
+    finetunes = FineTunes(*[TrainSettings(epochs=3, batch_size=64, lr=3e-3)] * 2)
+    right = _compressed(cnn_state, data, comp, finetunes, _one_hot_logits(data.y_train))
+    wrong = _compressed(cnn_state, data, comp, finetunes, _one_hot_logits((data.y_train + 1) % 10))
+    assert _accuracy(right.scored, data) > 0.85
+    shifted = predict(wrong.scored, data.x_test).argmax(1) == (data.y_test + 1) % 10
+    assert shifted.mean() > 0.5 > _accuracy(wrong.scored, data)
+
+
+def test_distillation_without_teacher_logits_is_refused(
+    cnn_state: dict[str, torch.Tensor], data: TaskData
+) -> None:
+    with pytest.raises(ValueError, match="`teacher_logits` are needed"):
+        _compressed(cnn_state, data, Compression(8, 0.5, "structured", distill="logits"))

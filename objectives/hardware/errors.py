@@ -1,10 +1,13 @@
 """Exceptions and warnings of the hardware models.
 
 Each error also inherits ``ValueError`` (the BoTorch pattern), so callers that only know the
-builtin still catch it.
+builtin still catch it, and the protocol's ``AdapterError``, so the command line shows it
+as one line without importing this package.
 """
 
 from __future__ import annotations
+
+from moo.protocol import AdapterError
 
 __all__ = [
     "HardwareError",
@@ -15,7 +18,7 @@ __all__ = [
 ]
 
 
-class HardwareError(ValueError):
+class HardwareError(AdapterError, ValueError):
     """Base class of every error raised by ``objectives.hardware``."""
 
 

@@ -1,12 +1,13 @@
 """The TinyML adapters: a config becomes a trained, compressed, exported and costed model.
 
 A config holds an architecture (``arch`` and its size parameters, see
-``ArchSpec.from_config``), a compression (``bits``, ``prune_ratio``, ``prune_kind``), a
-``device`` and, where the study lists ``runtimes``, a ``runtime`` (the device is then
-``<device>/<runtime>``, e.g. ``cortex_m7/plumerai``; a device name may also carry its
-runtime itself). ``evaluate`` trains (or loads from the cache), prunes, quantizes, exports
-ONNX, reads graph statistics from the ONNX file and costs them on every (device, runtime)
-of the study.
+``ArchSpec.from_config``), a compression (``bits``, ``prune_ratio``, ``prune_kind`` and
+how to get there: ``quant``, ``pipeline``, ``distill``, ``kd_temperature``, ``kd_alpha``;
+see ``Compression``), a ``device`` and, where the study lists ``runtimes``, a
+``runtime`` (the device is then ``<device>/<runtime>``, e.g. ``cortex_m7/plumerai``; a
+device name may also carry its runtime itself). ``evaluate`` trains (or loads from the
+cache), prunes, quantizes, exports ONNX, reads graph statistics from the ONNX file and
+costs them on every (device, runtime) of the study.
 
 Metrics of a trial (``<score>`` is ``accuracy`` for ``Classifier``, ``auc`` for
 ``AnomalyDetector``):
@@ -21,7 +22,12 @@ Metrics of a trial (``<score>`` is ``accuracy`` for ``Classifier``, ``auc`` for
 - ``latency_ms_p90``, ``energy_mJ_p90``: the upper 90 % bounds, from the profile's held-out
   spread (a risk-averse objective, or a constraint that holds with 90 % probability);
 - ``macs``, ``params``, ``sparsity``: the deployed graph (sparsity: share of parameters
-  removed by unstructured pruning).
+  removed by unstructured pruning);
+- ``train_seconds``: the training that made the model, from nothing: the float model's
+  training, the compression's fine-tunes and calibrations and, when it distils, the
+  teacher's training (shared by the whole study, but part of what the model cost). It is
+  measured when the model is built and kept in the cache with it. Hardware metrics
+  depend on the exported graph alone, so how it was trained never changes them.
 
 With a study ``workload`` (period, battery) the metrics also hold the duty-cycle metrics of
 ``_duty.py`` (``avg_power_mW``, ``battery_life_h``, per period), as exact as latency: the
@@ -30,12 +36,15 @@ sampler gets them from ``known_metrics``.
 Constraints are ``flash_excess_kB`` and ``sram_excess_kB`` on the device (``> 0``: does not
 fit), and with a workload ``period_excess_ms`` (``> 0``: an inference outlasts the period).
 ``attrs`` hold the timings ``train_s``, ``prune_s``, ``quant_s``, ``export_s``, ``cost_s``
-of this call and ``cache``: ``compressed`` (nothing recomputed), ``trained``
-(training skipped) or ``none``.
+of this call, ``cache``: ``compressed`` (nothing recomputed), ``trained`` (training
+skipped) or ``none``, and ``compression``: how the model was compressed (the canonical
+compression, each stage's fine-tune budget, the teacher), which an exported bundle's
+manifest records.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -46,6 +55,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -69,13 +79,20 @@ from objectives.protocol import (
 )
 from objectives.tinyml._cache import (
     cache_key,
-    load_weights,
+    load_trained,
     publish_folder,
-    save_weights,
+    save_trained,
     scratch_folder,
 )
-from objectives.tinyml._compress import Compression, calibration_set, compress, shaped_chain
+from objectives.tinyml._compress import (
+    Compression,
+    FineTunes,
+    calibration_set,
+    compress,
+    shaped_chain,
+)
 from objectives.tinyml._data import TASKS, TaskData, load_task
+from objectives.tinyml._distill import TEACHERS
 from objectives.tinyml._duty import duty_cycle, stored_cost
 from objectives.tinyml._errors import ArchitectureError, OptionsError, TinyMLError, TrainingError
 from objectives.tinyml._graph import (
@@ -170,6 +187,8 @@ class _TinyMLAdapter:
         runtimes: Sequence[str] | None = None,
         epochs: int | None = None,
         finetune_epochs: int | None = None,
+        prune_finetune_epochs: int | None = None,
+        quant_finetune_epochs: int | None = None,
         batch_size: int | None = None,
         lr: float | None = None,
         calibration_size: int = 256,
@@ -189,8 +208,12 @@ class _TinyMLAdapter:
                 parameter): every trial is costed on every (device, runtime) pair, and each
                 pair must run (``moo devices`` lists the runtimes of each core).
             epochs: Training epochs; default: the task's.
-            finetune_epochs: Epochs of each fine-tune (after pruning, under QAT); default:
+            finetune_epochs: Epochs of each fine-tune stage unless set below; default:
                 the task's.
+            prune_finetune_epochs: Epochs of the fine-tune after pruning (under fake
+                quantization when it follows QAT); default ``finetune_epochs``.
+            quant_finetune_epochs: Epochs of quantization-aware training (``quant: qat``;
+                ``ptq`` trains nothing); default ``finetune_epochs``.
             batch_size: Default: the task's.
             lr: Peak Adam learning rate of training (fine-tunes use 0.3 x); default: the
                 task's.
@@ -218,16 +241,28 @@ class _TinyMLAdapter:
         batch = spec.batch_size if batch_size is None else batch_size
         lr = spec.lr if lr is None else lr
         self.train_settings = TrainSettings(spec.epochs if epochs is None else epochs, batch, lr)
-        self.finetune_settings = TrainSettings(
-            spec.finetune_epochs if finetune_epochs is None else finetune_epochs,
-            batch,
-            lr * _FINETUNE_LR_SCALE,
+        finetune = spec.finetune_epochs if finetune_epochs is None else finetune_epochs
+        stages = {
+            "finetune_epochs": finetune,
+            "prune_finetune_epochs": finetune
+            if prune_finetune_epochs is None
+            else prune_finetune_epochs,
+            "quant_finetune_epochs": finetune
+            if quant_finetune_epochs is None
+            else quant_finetune_epochs,
+        }
+        self.finetunes = FineTunes(
+            prune=TrainSettings(stages["prune_finetune_epochs"], batch, lr * _FINETUNE_LR_SCALE),
+            quantize=TrainSettings(stages["quant_finetune_epochs"], batch, lr * _FINETUNE_LR_SCALE),
         )
         if min(self.train_settings.epochs, batch, calibration_size) < 1 or not lr > 0:
             raise OptionsError(
                 f"`epochs`, `batch_size` and `calibration_size` must be >= 1 and `lr` > 0, got "
                 f"{self.train_settings.epochs}, {batch}, {calibration_size} and {lr}."
             )
+        negative = {name: value for name, value in stages.items() if value < 0}
+        if negative:
+            raise OptionsError(f"fine-tune epochs must be >= 0, got {negative}.")
         self.calibration_size = calibration_size
         self.data_dir = Path(data_dir) if data_dir is not None else None
         if task == "fsdd":
@@ -244,6 +279,7 @@ class _TinyMLAdapter:
         self.workload = workload
         self._data: TaskData | None = None
         self._fingerprint = ""
+        self._teachers: dict[Path, tuple[np.ndarray, float]] = {}
         self._graph = lru_cache(maxsize=_GRAPH_CACHE_SIZE)(self._graph_uncached)
         self._analytic = lru_cache(maxsize=_GRAPH_CACHE_SIZE)(self._analytic_uncached)
 
@@ -318,8 +354,11 @@ class _TinyMLAdapter:
             return f"{device}/{runtime}"
         return str(device)
 
+    def _compression(self, config: Mapping[str, Any]) -> Compression:
+        return Compression.from_config(config, can_distill=self.task.name in TEACHERS)
+
     def _trial(self, config: Config) -> _Trial:
-        arch, compression = ArchSpec.from_config(config), Compression.from_config(config)
+        arch, compression = ArchSpec.from_config(config), self._compression(config)
         return _Trial(arch, compression, self._device(config))
 
     # -- the search space, before any trial ------------------------------------------
@@ -362,7 +401,7 @@ class _TinyMLAdapter:
         elif name == "runtime":
             self._device({"device": self.devices[0], "runtime": value})
         elif name in Compression.PARAMETERS:
-            Compression.from_config({name: value})
+            self._compression({name: value})
         else:
             conv = name in ("blocks", "channels", "kernel")
             probe = {**_PROBE, "arch": "cnn" if conv else "mlp", name: value}
@@ -392,7 +431,7 @@ class _TinyMLAdapter:
         """
         with _failing_as(config):
             trial = self._trial(config)
-            cost = self._analytic(trial.arch, trial.compression, trial.device)
+            cost = self._analytic(trial.arch, trial.compression.shape, trial.device)
             return self._with_duty_cycle(cost)[1]
 
     def known_metrics(self, config: Config) -> dict[str, float]:
@@ -404,7 +443,7 @@ class _TinyMLAdapter:
         """
         with _failing_as(config):
             trial = self._trial(config)
-            cost = self._analytic(trial.arch, trial.compression, trial.device)
+            cost = self._analytic(trial.arch, trial.compression.shape, trial.device)
             if isinstance(cost, HardwareCost):
                 return self._with_duty_cycle(cost)[0]
             return {"flash_kB": cost.flash_kB, "sram_kB": cost.sram_kB}
@@ -458,29 +497,23 @@ class _TinyMLAdapter:
         return self._data
 
     def _evaluate(self, trial: _Trial, context: EvalContext) -> TrialResult:
-        expected = self._graph(trial.arch, trial.compression)  # unrealisable: fail before data
+        expected = self._graph(trial.arch, trial.compression.shape)  # unrealisable: fail early
         root = self._cache_root(context.workdir)
         data = self._task_data(root)
-        train_key = cache_key(
-            task=self.task.name,
-            data=self._fingerprint,
-            arch=trial.arch,
-            train=self.train_settings,
-            seed=context.seed,
-        )
+        train_key = self._train_key(trial.arch, context.seed)
+        distils = trial.compression.distill != "none"
         key = cache_key(
             trained=train_key,
             compression=trial.compression,
-            finetune=self.finetune_settings,
+            finetunes=self.finetunes,
             calibration=self.calibration_size,
+            teacher=self._train_key(TEACHERS[self.task.name], context.seed) if distils else None,
         )
         folder = root / "models" / key
         timings = dict.fromkeys(("train_s", "prune_s", "quant_s", "export_s"), 0.0)
         level = "compressed"
         if not folder.is_dir():
-            level = self._build(
-                trial, data, root / "trained" / f"{train_key}.pt", folder, context.seed, timings
-            )
+            level = self._build(trial, data, root, train_key, folder, context.seed, timings)
         start = time.perf_counter()
         graph = onnx_graph_stats(folder / "model.onnx")
         if graph != expected:
@@ -510,33 +543,82 @@ class _TinyMLAdapter:
             metrics={**shared, **metrics},
             constraints=constraints,
             siblings=siblings,
-            attrs={**timings, "cache": level, "cache_key": key, "ops": _op_counts(graph)},
+            attrs={
+                **timings,
+                "cache": level,
+                "cache_key": key,
+                "ops": _op_counts(graph),
+                "compression": self._recipe(trial.compression),
+            },
             artifacts=artifacts,
         )
 
+    def _recipe(self, compression: Compression) -> dict[str, Any]:
+        """How a model was compressed, for its bundle's manifest."""
+        recipe: dict[str, Any] = dataclasses.asdict(compression)
+        recipe["prune_finetune_epochs"] = self.finetunes.prune.epochs
+        if compression.quant == "qat":
+            recipe["quant_finetune_epochs"] = self.finetunes.quantize.epochs
+        if compression.distill != "none":
+            recipe["teacher"] = dataclasses.asdict(TEACHERS[self.task.name])
+        else:
+            del recipe["kd_temperature"], recipe["kd_alpha"]
+        return recipe
+
     def _trained(
         self, arch: ArchSpec, data: TaskData, path: Path, seed: int
-    ) -> tuple[nn.Sequential, bool]:
+    ) -> tuple[nn.Sequential, float, bool]:
+        """The trained float network of ``arch``, its training seconds and whether it
+        came from the cache (an unreadable entry is trained again)."""
         model = build_model(arch, self.task, seed=seed)
-        if path.exists():
-            load_weights(model, path)
-            return model.eval(), True
+        seconds = load_trained(model, path)
+        if seconds is not None:
+            return model.eval(), seconds, True
+        model = build_model(arch, self.task, seed=seed)  # a failed load may have written
+        start = time.perf_counter()
         fit(model, data, self.task.kind, self.train_settings, seed=seed, what="training")
-        save_weights(model, path)
-        return model, False
+        seconds = time.perf_counter() - start
+        save_trained(model, path, seconds)
+        return model, seconds, False
+
+    def _train_key(self, arch: ArchSpec, seed: int) -> str:
+        return cache_key(
+            task=self.task.name,
+            data=self._fingerprint,
+            arch=arch,
+            train=self.train_settings,
+            seed=seed,
+        )
+
+    def _teacher(self, data: TaskData, root: Path, seed: int) -> tuple[np.ndarray, float]:
+        """The teacher's training-set logits and training seconds: trained once per task,
+        data, training settings and seed, and cached on disk like every trained network
+        (a student of the same architecture is the same network)."""
+        arch = TEACHERS[self.task.name]
+        path = root / "trained" / f"{self._train_key(arch, seed)}.pt"
+        if path not in self._teachers:
+            model, seconds, _ = self._trained(arch, data, path, seed)
+            self._teachers[path] = (predict(model, data.x_train), seconds)
+        return self._teachers[path]
 
     def _build(
         self,
         trial: _Trial,
         data: TaskData,
-        weights: Path,
+        root: Path,
+        train_key: str,
         folder: Path,
         seed: int,
         timings: dict[str, float],
     ) -> str:
         """Fill the cache entry ``folder``; returns the cache level that was hit."""
         start = time.perf_counter()
-        model, was_cached = self._trained(trial.arch, data, weights, seed)
+        weights = root / "trained" / f"{train_key}.pt"
+        model, train_seconds, was_cached = self._trained(trial.arch, data, weights, seed)
+        teacher_logits = None
+        if trial.compression.distill != "none":
+            teacher_logits, teacher_seconds = self._teacher(data, root, seed)
+            train_seconds += teacher_seconds
         timings["train_s"] = time.perf_counter() - start
         kind, name = self.task.kind, self._SCORE
         scores = {f"{name}_trained": score(kind, predict(model, data.x_test), data)}
@@ -546,12 +628,14 @@ class _TinyMLAdapter:
             data,
             self.task,
             trial.compression,
-            self.finetune_settings,
+            self.finetunes,
             calibration=calibration,
             seed=seed,
+            teacher_logits=teacher_logits,
         )
         scores[name] = score(kind, predict(compressed.scored, data.x_test), data)
         timings["prune_s"], timings["quant_s"] = compressed.prune_s, compressed.quant_s
+        scores["train_seconds"] = train_seconds + compressed.prune_s + compressed.quant_s
         tmp = scratch_folder(folder)
         start = time.perf_counter()
         metadata = graph_metadata(*trial.compression.bit_widths, compressed.pruned)

@@ -1,8 +1,10 @@
 """The on-disk cache of trained and compressed models, shared by trials and resumes.
 
 Training is the expensive, device-independent step, so trained weights are cached by
-(task data, architecture, training settings, seed) and compressed models by that plus
-(bits, pruning, fine-tune and calibration settings). Keys are hashes of those settings as
+(task data, architecture, training settings, seed), with the seconds their training took,
+and compressed models by that plus (the compression, fine-tune and calibration settings,
+and the teacher where one distils). An entry that cannot be read (a truncated file, a
+disk error) is trained again and replaced, with a warning. Keys are hashes of those settings as
 JSON, with a version that changes whenever the pipeline would produce different weights
 from the same settings. Every write goes to a temporary name first and is renamed into
 place, so a crash or a second worker never leaves a half-written entry.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from dataclasses import asdict, is_dataclass
@@ -21,12 +24,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from objectives.tinyml._errors import TinyMLError
+__all__ = ["cache_key", "load_trained", "publish_folder", "save_trained", "scratch_folder"]
 
-__all__ = ["cache_key", "load_weights", "publish_folder", "save_weights", "scratch_folder"]
+_logger = logging.getLogger(__name__)
 
-#: Bump when the training or compression code changes the weights it makes.
-CACHE_VERSION = 1
+#: Bump when the training or compression code changes the weights it makes (2: the
+#: trained entries record their training seconds).
+CACHE_VERSION = 2
 
 
 def _plain(value: Any) -> Any:
@@ -45,26 +49,39 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def save_weights(model: nn.Module, path: Path) -> None:
-    """Write ``model``'s state dict to ``path`` atomically."""
+def _seconds_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def save_trained(model: nn.Module, path: Path, seconds: float) -> None:
+    """Write ``model``'s state dict to ``path`` and its training ``seconds`` beside it,
+    each atomically (the seconds last: an entry without them is incomplete)."""
     tmp = _tmp_name(path)
     torch.save(model.state_dict(), tmp)
     tmp.replace(path)
+    tmp = _tmp_name(_seconds_path(path))
+    tmp.write_text(json.dumps({"train_seconds": seconds}))
+    tmp.replace(_seconds_path(path))
 
 
-def load_weights(model: nn.Module, path: Path) -> None:
-    """Load a cached state dict into ``model`` (built with the same architecture).
+def load_trained(model: nn.Module, path: Path) -> float | None:
+    """Load the cached state dict at ``path`` into ``model`` and return its training
+    seconds; ``None`` if there is no complete entry.
 
-    Raises:
-        TinyMLError: The file is unreadable or does not fit the architecture; the
-            message names the file so that it can be deleted.
+    An entry that cannot be read, or does not fit the architecture, is reported as a
+    warning naming the file and treated as missing: the caller trains a fresh network
+    (``model`` may be partly overwritten) and replaces the entry.
     """
+    if not path.exists():
+        return None
     try:
         model.load_state_dict(torch.load(path, weights_only=True))
-    except Exception as e:
-        raise TinyMLError(
-            f"cached weights {path} are unreadable ({type(e).__name__}: {e}); delete the file."
-        ) from e
+        return float(json.loads(_seconds_path(path).read_text())["train_seconds"])
+    except Exception as e:  # any unreadable entry is rebuilt, whatever broke it
+        _logger.warning(
+            "cached model %s is unreadable (%s: %s); training it again", path, type(e).__name__, e
+        )
+        return None
 
 
 def publish_folder(tmp: Path, final: Path) -> Path:

@@ -1,12 +1,17 @@
 """From a trained network to the deployed one: prune, fine-tune, fold, quantize.
 
-The order is the usual one for integer deployment: prune the network with batch norm in
-place and fine-tune it (batch norm helps it recover), fold batch norm into the
+The default order is the usual one for integer deployment: prune the network with batch
+norm in place and fine-tune it (batch norm helps it recover), fold batch norm into the
 convolutions (what the exported graph and a Cortex-M runtime run), then insert fake
 quantizers, calibrate, fine-tune with quantization in the loop (QAT) and calibrate again
-on the final weights, as onnxruntime's static quantization will. ``shaped_chain`` takes
-the same steps without data or training, to give an untrained network of the same final
-shape for the graph statistics of ``check()`` and ``known_metrics()``.
+on the final weights, as onnxruntime's static quantization will. A config may choose
+post-training quantization instead of QAT (``quant: ptq``: no training under
+quantization), the other order (``pipeline: quantize_then_prune``) and knowledge
+distillation in every fine-tune (``distill: logits``, ``_distill.py``); each stage's
+fine-tune budget is a ``FineTunes`` setting of the adapter. None of these choices changes
+the exported graph's shape, only its weights: ``shaped_chain`` takes the bits and pruning
+steps without data or training, to give an untrained network of the same final shape for
+the graph statistics of ``check()`` and ``known_metrics()``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from torch import nn
 
 from objectives.tinyml._data import TaskData, TaskSpec
+from objectives.tinyml._distill import DISTILL_MODES, Distillation
 from objectives.tinyml._errors import ArchitectureError
 from objectives.tinyml._models import ArchSpec, build_model
 from objectives.tinyml._prune import PRUNE_KINDS, fold_batchnorm, freeze_zeros, prune, pruned_counts
@@ -33,34 +39,82 @@ from objectives.tinyml._quant import (
 )
 from objectives.tinyml._train import TrainSettings, fit
 
-__all__ = ["Compressed", "Compression", "calibration_set", "compress", "shaped_chain"]
+__all__ = [
+    "PIPELINES",
+    "QUANT_MODES",
+    "Compressed",
+    "Compression",
+    "FineTunes",
+    "calibration_set",
+    "compress",
+    "shaped_chain",
+]
 
+QUANT_MODES = ("qat", "ptq")
+PIPELINES = ("prune_then_quantize", "quantize_then_prune")
 #: Pruning ratios at or above this leave too little of a layer to be worth a trial.
 _MAX_PRUNE_RATIO = 0.95
+#: Weight bit width of the float model (no quantization step).
+_FLOAT_BITS = 32
+#: Distillation defaults: a common middle of the temperatures Hinton et al. used, and
+#: equal weight on labels and soft targets.
+DEFAULT_KD_TEMPERATURE = 4.0
+DEFAULT_KD_ALPHA = 0.5
 #: Seed of the untrained network ``shaped_chain`` builds; its weights never matter.
 _SHAPE_SEED = 0
 
 
 @dataclass(frozen=True)
 class Compression:
-    """The compression part of a config, canonical (no pruning kind without pruning).
+    """The compression part of a config, canonical: a choice that changes nothing is
+    dropped (no pruning kind without pruning, no quantization mode at 32 bits, no order
+    without both steps, no distillation without a fine-tune to distil in), so configs
+    that make the same model share one cache entry.
 
     Attributes:
         bits: Weight bit width, one of ``BITS``; 32 is the float model.
         prune_ratio: Share of channels (structured) or weights (unstructured) removed.
         prune_kind: ``structured``, ``unstructured``, or ``none`` when the ratio is 0.
+        quant: ``qat`` (fine-tune with fake quantizers in the loop) or ``ptq`` (round the
+            trained weights and calibrate the activations on training rows, no training
+            under quantization); canonical ``none`` at 32 bits.
+        pipeline: ``prune_then_quantize`` or ``quantize_then_prune``.
+        distill: ``logits`` (every fine-tune learns the teacher's soft targets as well)
+            or ``none``.
+        kd_temperature: Softmax temperature of distillation, ``> 0``.
+        kd_alpha: Weight of the teacher's soft targets, in ``[0, 1]``.
     """
 
     bits: int = 32
     prune_ratio: float = 0.0
     prune_kind: str = "none"
+    quant: str = "qat"
+    pipeline: str = "prune_then_quantize"
+    distill: str = "none"
+    kd_temperature: float = DEFAULT_KD_TEMPERATURE
+    kd_alpha: float = DEFAULT_KD_ALPHA
 
-    PARAMETERS: ClassVar[tuple[str, ...]] = ("bits", "prune_ratio", "prune_kind")
+    PARAMETERS: ClassVar[tuple[str, ...]] = (
+        "bits",
+        "prune_ratio",
+        "prune_kind",
+        "quant",
+        "pipeline",
+        "distill",
+        "kd_temperature",
+        "kd_alpha",
+    )
     """The config keys ``from_config`` reads."""
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Compression:
-        """Read ``bits``, ``prune_ratio`` and ``prune_kind`` (each optional).
+    def from_config(cls, config: Mapping[str, Any], *, can_distill: bool = True) -> Compression:
+        """Read the compression keys of a config (each optional; defaults: 32 bits, no
+        pruning, ``qat``, ``prune_then_quantize``, no distillation).
+
+        Args:
+            config: The config.
+            can_distill: Whether the task has a teacher; ``distill: logits`` is refused
+                on a task without one, even where it would change nothing.
 
         Raises:
             ArchitectureError: A value outside its range.
@@ -68,22 +122,67 @@ class Compression:
         bits = int(config.get("bits", 32))
         ratio = float(config.get("prune_ratio", 0.0))
         kind = str(config.get("prune_kind", "structured"))
+        quant = str(config.get("quant", "qat"))
+        pipeline = str(config.get("pipeline", PIPELINES[0]))
+        distill = str(config.get("distill", "none"))
+        temperature = float(config.get("kd_temperature", DEFAULT_KD_TEMPERATURE))
+        alpha = float(config.get("kd_alpha", DEFAULT_KD_ALPHA))
         if bits not in BITS:
             raise ArchitectureError(f"`bits` must be one of {list(BITS)}, got {bits}.")
         if not 0.0 <= ratio < _MAX_PRUNE_RATIO:
             raise ArchitectureError(
                 f"`prune_ratio` must be in [0, {_MAX_PRUNE_RATIO}), got {ratio}."
             )
-        if kind not in PRUNE_KINDS:
+        for name, value, allowed in (
+            ("prune_kind", kind, PRUNE_KINDS),
+            ("quant", quant, QUANT_MODES),
+            ("pipeline", pipeline, PIPELINES),
+            ("distill", distill, DISTILL_MODES),
+        ):
+            if value not in allowed:
+                raise ArchitectureError(f"`{name}` must be one of {list(allowed)}, got {value!r}.")
+        if not temperature > 0:
+            raise ArchitectureError(f"`kd_temperature` must be > 0, got {temperature}.")
+        if not 0.0 <= alpha <= 1.0:
+            raise ArchitectureError(f"`kd_alpha` must be in [0, 1], got {alpha}.")
+        if distill != "none" and not can_distill:
             raise ArchitectureError(
-                f"`prune_kind` must be one of {list(PRUNE_KINDS)}, got {kind!r}."
+                "`distill` must be 'none': the task has no teacher (only classifiers have "
+                "one; an autoencoder's reconstruction is not distilled)."
             )
-        return cls(bits, ratio, kind if ratio > 0 else "none")
+        kind = kind if ratio > 0 else "none"
+        quant = quant if bits < _FLOAT_BITS else "none"
+        if kind == "none" or quant == "none":
+            pipeline = PIPELINES[0]
+        if kind == "none" and quant in ("none", "ptq"):  # no fine-tune to distil in
+            distill = "none"
+        if distill == "none":
+            temperature, alpha = DEFAULT_KD_TEMPERATURE, DEFAULT_KD_ALPHA
+        return cls(bits, ratio, kind, quant, pipeline, distill, temperature, alpha)
 
     @property
     def bit_widths(self) -> tuple[int, int]:
         """Weight and run-time activation bit widths."""
         return self.bits, activation_bits(self.bits)
+
+    @property
+    def shape(self) -> Compression:
+        """The part that shapes the exported graph (bits and pruning): the hardware cost
+        depends on it alone, never on how the weights were found."""
+        return Compression(self.bits, self.prune_ratio, self.prune_kind)
+
+
+@dataclass(frozen=True)
+class FineTunes:
+    """The training budget of each compression stage; part of the cache keys.
+
+    Attributes:
+        prune: The fine-tune after pruning (under fake quantization when it follows QAT).
+        quantize: The quantization-aware fine-tune (``qat`` only; ``ptq`` trains nothing).
+    """
+
+    prune: TrainSettings
+    quantize: TrainSettings
 
 
 def _prune_in_place(
@@ -146,40 +245,107 @@ def compress(
     data: TaskData,
     task: TaskSpec,
     compression: Compression,
-    finetune: TrainSettings,
+    finetunes: FineTunes,
     *,
     calibration: np.ndarray,
     seed: int,
+    teacher_logits: np.ndarray | None = None,
 ) -> Compressed:
-    """Prune, fine-tune, fold and quantize a trained network (``model`` is consumed).
+    """Prune and quantize a trained network in the config's order (``model`` is consumed).
+
+    ``prune_then_quantize``: prune with batch norm in place, fine-tune, fold, add fake
+    quantizers, calibrate, QAT fine-tune (``qat``). ``quantize_then_prune``: fold, add
+    fake quantizers, calibrate, QAT fine-tune (``qat``), round the weights, prune that
+    network and fine-tune it (under fake quantization with ``qat``, in float with
+    ``ptq``). Both end the same way: calibrate on ``calibration`` and round the weights
+    to the ``bits`` grid, so the exported graph is the same for the same bits and pruning.
 
     Args:
         model: The trained network, batch norm unfolded.
         data: Task arrays for the fine-tunes.
         task: The task's shapes and loss.
-        compression: Bits and pruning of the config.
-        finetune: Settings of each fine-tune (after pruning, under QAT).
+        compression: The compression of the config.
+        finetunes: Budget of each fine-tune stage.
         calibration: Inputs that set the activation ranges.
         seed: Trial seed; each fine-tune derives its batch order from it.
+        teacher_logits: The teacher's training-set logits; needed when ``compression``
+            distils.
 
     Returns:
         The compressed network.
     """
-    start = time.perf_counter()
-    model = _prune_in_place(model, compression, task)
-    if compression.prune_kind != "none" and finetune.epochs > 0:
-        fit(model, data, task.kind, finetune, seed=seed + 1, what="pruning fine-tune")
-    pruned = pruned_counts(model)
-    folded = time.perf_counter()
-    chain = fold_batchnorm(model)
-    if compression.prune_kind == "unstructured":
-        freeze_zeros(chain)
-    scored = add_fake_quant(chain, compression.bits)
-    if scored is not chain:
-        calibrate(scored, calibration)
-        if finetune.epochs > 0:
-            fit(scored, data, task.kind, finetune, seed=seed + 2, what="QAT fine-tune")
-        calibrate(scored, calibration)
+    kd = None
+    if compression.distill != "none":
+        if teacher_logits is None:
+            raise ValueError("`teacher_logits` are needed when the compression distils.")
+        kd = Distillation(teacher_logits, compression.kd_temperature, compression.kd_alpha)
+    steps = _Steps(data, task, compression, finetunes, calibration, seed, kd)
+    qat = compression.quant == "qat"
+    if compression.pipeline == "prune_then_quantize":
+        model = steps.prune(model, finetune=True)
+        pruned = pruned_counts(model)
+        chain = fold_batchnorm(model)
+        if compression.prune_kind == "unstructured":
+            freeze_zeros(chain)  # folding rebuilt the layers without their masks
+        scored = steps.quantize(chain, finetune=qat)
+    else:
+        scored = steps.quantize(fold_batchnorm(model), finetune=qat)
+        bake_weights(scored)
+        chain = steps.prune(strip_act_quant(scored), finetune=not qat)
+        pruned = pruned_counts(chain)
+        scored = steps.quantize(chain, finetune=False)
+        if qat:
+            steps.finetune_quantized(scored)
     bake_weights(scored)
-    done = time.perf_counter()
-    return Compressed(scored.eval(), strip_act_quant(scored), pruned, folded - start, done - folded)
+    return Compressed(scored.eval(), strip_act_quant(scored), pruned, steps.prune_s, steps.quant_s)
+
+
+class _Steps:
+    """The stages of ``compress``, each timing itself; fine-tunes distil when ``kd``."""
+
+    def __init__(
+        self,
+        data: TaskData,
+        task: TaskSpec,
+        compression: Compression,
+        finetunes: FineTunes,
+        calibration: np.ndarray,
+        seed: int,
+        kd: Distillation | None,
+    ) -> None:
+        self.data, self.task, self.compression = data, task, compression
+        self.finetunes, self.calibration, self.seed, self.kd = finetunes, calibration, seed, kd
+        self.prune_s = self.quant_s = 0.0
+
+    def _fit(self, model: nn.Module, settings: TrainSettings, seed: int, what: str) -> None:
+        if settings.epochs > 0:
+            fit(model, self.data, self.task.kind, settings, seed=seed, what=what, distill=self.kd)
+
+    def prune(self, model: nn.Sequential, *, finetune: bool) -> nn.Sequential:
+        """Prune, and fine-tune in float if ``finetune``."""
+        start = time.perf_counter()
+        model = _prune_in_place(model, self.compression, self.task)
+        if finetune and self.compression.prune_kind != "none":
+            self._fit(model, self.finetunes.prune, self.seed + 1, "pruning fine-tune")
+        self.prune_s += time.perf_counter() - start
+        return model
+
+    def quantize(self, chain: nn.Sequential, *, finetune: bool) -> nn.Sequential:
+        """Fake quantizers on a folded chain, calibrated; with ``finetune`` QAT follows,
+        and a second calibration on the final weights, as onnxruntime's will be."""
+        start = time.perf_counter()
+        scored = add_fake_quant(chain, self.compression.bits)
+        if scored is not chain:
+            calibrate(scored, self.calibration)
+            if finetune:
+                self._fit(scored, self.finetunes.quantize, self.seed + 2, "QAT fine-tune")
+                calibrate(scored, self.calibration)
+        self.quant_s += time.perf_counter() - start
+        return scored
+
+    def finetune_quantized(self, scored: nn.Sequential) -> None:
+        """The pruning fine-tune of a network pruned after QAT: under its quantizers."""
+        start = time.perf_counter()
+        self._fit(scored, self.finetunes.prune, self.seed + 1, "pruning fine-tune under QAT")
+        calibrate(scored, self.calibration)
+        self.prune_s += time.perf_counter() - start

@@ -8,13 +8,13 @@ the trial seed: every trial of a study is scored on the same held-out samples.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from objectives.tinyml._arrays import TaskData
 from objectives.tinyml._errors import DataError, OptionsError
 
 __all__ = ["TASKS", "TaskData", "TaskSpec", "load_task"]
@@ -61,28 +61,6 @@ class TaskSpec:
     batch_size: int = 64
     lr: float = 3e-3
     bottleneck: int = 8
-
-
-@dataclass(frozen=True)
-class TaskData:
-    """Train and test arrays of a task.
-
-    For ``reconstruct`` tasks ``y_train`` is all zeros (only normal samples are trained
-    on) and ``y_test`` is 1 for an anomaly.
-    """
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-    @property
-    def fingerprint(self) -> str:
-        """Hash of the arrays: part of every cache key, so changed data never hits."""
-        digest = hashlib.sha256()
-        for array in (self.x_train, self.y_train, self.x_test, self.y_test):
-            digest.update(np.ascontiguousarray(array).tobytes())
-        return digest.hexdigest()[:16]
 
 
 TASKS: dict[str, TaskSpec] = {

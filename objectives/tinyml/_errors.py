@@ -6,6 +6,8 @@ the engine can fail the trial with that message and go on with the study.
 
 from __future__ import annotations
 
+from moo.protocol import AdapterError
+
 __all__ = [
     "ArchitectureError",
     "DataError",
@@ -15,7 +17,7 @@ __all__ = [
 ]
 
 
-class TinyMLError(Exception):
+class TinyMLError(AdapterError):
     """Base class of every error the TinyML adapters raise on purpose."""
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from scipy.io import wavfile
 
+from objectives.tinyml._arrays import TaskData
 from objectives.tinyml._audio import MfccSettings, mfcc
-from objectives.tinyml._data import TaskData
 from objectives.tinyml._errors import DataError
 
 __all__ = ["check_fsdd_dir", "load_fsdd"]

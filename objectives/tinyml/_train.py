@@ -1,8 +1,9 @@
 """Training, fine-tuning and scoring, seeded and single-process.
 
-Classifiers learn with cross-entropy and are scored by accuracy; autoencoders learn to
-reconstruct normal samples (mean squared error) and are scored by the ROC AUC of their
-reconstruction error on the test set, where anomalies should reconstruct worse.
+Classifiers learn with cross-entropy (or, distilled, with a teacher's soft targets as
+well: ``_distill.py``) and are scored by accuracy; autoencoders learn to reconstruct
+normal samples (mean squared error) and are scored by the ROC AUC of their reconstruction
+error on the test set, where anomalies should reconstruct worse.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from objectives.tinyml._data import TaskData
+from objectives.tinyml._distill import Distillation, distillation_loss
 from objectives.tinyml._errors import TrainingError
 
 __all__ = ["TrainSettings", "fit", "predict", "score"]
@@ -48,6 +50,17 @@ def _loss(
     return nn.functional.mse_loss(out, x.flatten(1))
 
 
+def _check_distillation(
+    kd: Distillation, kind: Literal["classify", "reconstruct"], n: int
+) -> torch.Tensor:
+    if kind != "classify" or len(kd.teacher_logits) != n:
+        raise ValueError(
+            f"distillation needs a classifier and one row of teacher logits per training row, "
+            f"got kind {kind!r} and {len(kd.teacher_logits)} rows for {n}."
+        )
+    return torch.from_numpy(kd.teacher_logits)
+
+
 def fit(
     model: nn.Module,
     data: TaskData,
@@ -56,6 +69,7 @@ def fit(
     *,
     seed: int,
     what: str,
+    distill: Distillation | None = None,
 ) -> float:
     """Train ``model`` in place on ``data``'s training split.
 
@@ -67,6 +81,7 @@ def fit(
         settings: Optimizer settings.
         seed: Seed of the batch order.
         what: The config and phase, for error messages.
+        distill: The teacher's soft targets; ``None`` trains on the labels alone.
 
     Returns:
         The mean loss of the last epoch.
@@ -77,6 +92,7 @@ def fit(
     x_all = torch.from_numpy(data.x_train)
     y_all = torch.from_numpy(data.y_train)
     n = len(x_all)
+    teacher = None if distill is None else _check_distillation(distill, kind, n)
     steps_per_epoch = math.ceil(n / settings.batch_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -91,7 +107,11 @@ def fit(
         for start in range(0, n, settings.batch_size):
             idx = order[start : start + settings.batch_size]
             x, y = x_all[idx], y_all[idx]
-            loss = _loss(kind, model(x), x, y)
+            out = model(x)
+            if distill is None or teacher is None:
+                loss = _loss(kind, out, x, y)
+            else:
+                loss = distillation_loss(out, y, teacher[idx], distill)
             if not torch.isfinite(loss):
                 raise TrainingError(f"{what}: loss became {loss.item()} in epoch {epoch + 1}.")
             optimizer.zero_grad(set_to_none=True)

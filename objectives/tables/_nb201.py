@@ -1,4 +1,4 @@
-"""Objective adapters over measured lookup tables: NAS-Bench-201 accuracy and latency.
+"""NAS-Bench-201 as an objective: accuracy and measured latency of 15625 cells.
 
 NAS-Bench-201 [Dong2020nb201]_ trained every architecture of a small cell space (6 edges,
 5 operations: 15625 cells) to convergence; HW-NAS-Bench [Li2021hwnas]_ and HELP
@@ -43,7 +43,7 @@ __all__ = [
 
 # ``../shared/data/nas`` beside the repository root: the data may not be copied into the
 # repository or the package (see SOURCES.md), so an installed package must be given a path.
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "nas"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "nas"
 
 NB201_OPS: tuple[str, ...] = (
     "none",

@@ -1,0 +1,83 @@
+"""Reading a study needs no torch: the commands that only read storage stay fast.
+
+torch and BoTorch take seconds to import; ``moo status`` on a running study is a command
+people type again and again. Each command runs in a fresh interpreter under
+``-X importtime``, which lists every module it imported.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from moo.cli import app
+from tests.conftest import study_dict
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "botorch", "gpytorch", "linear_operator")
+"""Top-level packages that a command which only reads a study must not import."""
+
+
+def _imported(args: list[str], cwd: Path) -> tuple[set[str], str]:
+    """Top-level packages a fresh ``python <args>`` imported, and its stdout."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = {
+        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return names, done.stdout
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder whose default storage holds a finished 3-trial BraninCurrin study."""
+    folder = tmp_path_factory.mktemp("read")
+    path = folder / "read.yaml"
+    data = study_dict("read", sampler={"n_initial": 3}, stop={"max_trials": 3, "rule": "budget"})
+    path.write_text(yaml.safe_dump(data))
+    storage = f"sqlite:///{folder}/studies/read.db"  # what `moo status read` opens there
+    result = CliRunner().invoke(app, ["run", str(path), "--storage", storage])
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "shows"),
+    [
+        (["-m", "moo", "status", "read"], "3 of max 3"),
+        (["-m", "moo", "pareto", "read", "--csv"], "trial,x0,x1,f0,f1"),
+        (["-c", "import moo; print(moo.load_study(name='read')[1].study.name)"], "read"),
+    ],
+    ids=["status", "pareto", "public-api"],
+)
+def test_reading_a_study_imports_neither_torch_nor_botorch(
+    study_dir: Path, args: list[str], shows: str
+) -> None:
+    names, out = _imported(args, study_dir)
+    assert shows in out  # the command did its work, not an early exit
+    assert "optuna" in names  # the import list was read
+    assert names.isdisjoint(HEAVY), sorted(names & set(HEAVY))
+
+
+@pytest.mark.slow
+def test_the_import_list_shows_torch_where_it_is_imported(study_dir: Path) -> None:
+    """The check above can fail: the module that proposes configs shows torch in the list."""
+    names, _ = _imported(["-c", "import moo.sampler"], study_dir)
+    assert {"torch", "botorch"} <= names
