@@ -8,6 +8,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+import yaml
 from optuna.trial import TrialState
 from typer.testing import CliRunner
 
@@ -113,6 +114,18 @@ def test_a_table_that_cannot_serve_is_a_one_line_error(
     with pytest.raises(ValueError, match=message) as error:
         LookupTable(path=MLPERF, **options)  # type: ignore[arg-type]
     assert "\n" not in str(error.value)
+
+
+@needs_data
+def test_table_space_prints_the_example_studys_space() -> None:
+    args = ["table-space", str(MLPERF), "--config", "board,framework"]
+    args += ["--metrics", "latency_ms,energy_uJ", "--where", "benchmark=kws"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    example = load_study_config(REPO / "experiments" / "table_mlperf_kws.yaml")
+    assert yaml.safe_load(result.output) == example.space
+    bad = CliRunner().invoke(app, [*args[:4], "--where", "benchmark"])
+    assert bad.exit_code == 2 and "expected column=value" in bad.output
 
 
 @needs_data
