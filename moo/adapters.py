@@ -60,8 +60,8 @@ def domains(space: SearchSpace) -> dict[str, Domain]:
         else:
             assert isinstance(p, FloatParam)
             grid = p.grid()  # listed when stepped, and few enough
-            values = None if grid is None else tuple(p.decode(u) for u in grid)
-            result[name] = Domain(values, p.low, p.high)
+            decoded = None if grid is None else tuple(p.decode(u) for u in grid)
+            result[name] = Domain(decoded, p.low, p.high)
     return result
 
 

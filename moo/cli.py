@@ -501,6 +501,37 @@ def calibrate(
     console.print(f"wrote {out}")
 
 
+@app.command("table-space")
+@_one_line_errors
+def table_space(
+    table: Annotated[Path, typer.Argument(help="CSV or Parquet table of configs and metrics.")],
+    config: Annotated[str, typer.Option(help="Config columns, comma-separated: board,runtime.")],
+    metrics: Annotated[
+        str, typer.Option(help="Only rows with these metrics, comma-separated: latency_ms.")
+    ] = "",
+    where: Annotated[
+        list[str] | None, typer.Option(help="Only rows with column=value (repeatable).")
+    ] = None,
+) -> None:
+    """Print the search space a measured table spans, for a LookupTable study's `space:`."""
+    import yaml
+
+    from objectives.tables import space_from_table
+
+    rows = {}
+    for condition in where or []:
+        column, sep, value = condition.partition("=")
+        if not sep:
+            raise ConfigError(f"--where {condition!r}: expected column=value.")
+        rows[column.strip()] = yaml.safe_load(value)  # 80 is a number, kws a string
+    space = space_from_table(table, _names(config), metrics=_names(metrics), where=rows)
+    sys.stdout.write(yaml.safe_dump(space, sort_keys=False, width=100))
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def main() -> None:  # pragma: no cover - the console script
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     app()

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from moo.adapters import require_allowed
+from moo.bo.settings import ProposalSettings
 from moo.errors import ConfigError, one_line
 from moo.pareto import Bound, parse_bound
 from moo.protocol import Workload
@@ -111,8 +112,32 @@ class SamplerSection(_Section):
     """Model the objectives the adapter knows exactly (``known_metrics``) without a GP."""
     deterministic: bool = False
     """The objectives repeat exactly for a config (functions, lookups): interpolate them."""
-    num_restarts: int = Field(default=8, ge=1)
-    raw_samples: int = Field(default=256, ge=1)
+    num_restarts: int | None = Field(default=None, ge=1)
+    """Shorthand for ``proposal: {num_restarts: ...}``."""
+    raw_samples: int | None = Field(default=None, ge=1)
+    """Shorthand for ``proposal: {raw_samples: ...}``."""
+    proposal: dict[str, Any] = Field(default_factory=dict)
+    """Heuristics of each proposal by name (``moo.bo.ProposalSettings``): screen size,
+    warm-start threshold, the NEHVI-to-EHVI switch, ...; unnamed ones keep moo's defaults."""
+
+    @field_validator("proposal")
+    @classmethod
+    def _known_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        allowed = set(ProposalSettings.__dataclass_fields__)
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            raise ValueError(f"unknown setting {unknown[0]!r}; expected one of {sorted(allowed)}")
+        try:
+            ProposalSettings(**value)  # values out of range raise here, named
+        except TypeError as e:
+            raise ValueError(str(e)) from e
+        return value
+
+    def settings(self) -> ProposalSettings:
+        """The proposal's ``ProposalSettings``: ``proposal`` plus the shorthands."""
+        shorthand = {"num_restarts": self.num_restarts, "raw_samples": self.raw_samples}
+        given = {k: v for k, v in shorthand.items() if v is not None}
+        return ProposalSettings(**{**self.proposal, **given})
 
 
 class StopSection(_Section):
@@ -238,7 +263,7 @@ class StudyConfig(_Section):
         return [o.name for o in self.objectives]
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Literal["minimize", "maximize"]]:
         return [o.direction for o in self.objectives]
 
     @property

@@ -2,9 +2,10 @@
 
 Hypervolume is only comparable along a study if its reference point and scale never
 move. They are frozen once, when the initial design is in: the reference point is the
-YAML's, or the nadir of the initial front pushed out by 10% of its range (as BoTorch's
-``infer_reference_point`` does), and every objective is scaled so that the ideal point of
-the initial design is 0 and the reference 1. The normalized hypervolume is then about 1
+YAML's, or ``moo.pareto.inferred_reference`` of the initial design's feasible points
+(their worst value pushed out by 10% of their range: the rule the acquisition uses at
+every proposal), and every objective is scaled so that the ideal point of the initial
+design is 0 and the reference 1. The normalized hypervolume is then about 1
 for the initial front and grows as the front improves; a stop rule compares its gains.
 
 An objective threshold (``threshold: 0.9`` on accuracy) is that objective's reference,
@@ -29,7 +30,13 @@ from optuna.trial import FrozenTrial, TrialState
 from moo.config import StudyConfig
 from moo.convergence import Progress, hypervolume_history
 from moo.keys import IDEAL_KEY, INFEASIBLE_KEY, REFERENCE_KEY, RETRY_OF_KEY, SIBLING_KEY
-from moo.pareto import hypervolume, log_scaled, non_dominated_mask, to_minimization
+from moo.pareto import (
+    hypervolume,
+    inferred_reference,
+    log_scaled,
+    non_dominated_mask,
+    to_minimization,
+)
 from moo.requeue import stand_ins
 from moo.space import default_n_initial
 
@@ -45,9 +52,6 @@ __all__ = [
 ]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-# The inferred reference point sits this fraction of the objective range beyond the
-# nadir, so that the extreme points of the initial front add hypervolume.
-_REFERENCE_MARGIN = 0.1
 
 
 def n_initial(config: StudyConfig) -> int:
@@ -56,14 +60,9 @@ def n_initial(config: StudyConfig) -> int:
 
 
 def inferred_scale(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ideal point and inferred reference point of the minimized rows ``Z`` (``n x m``).
-
-    The reference is the nadir pushed out by ``_REFERENCE_MARGIN`` of the range (of the
-    value itself, at least 1, for an objective that did not vary).
-    """
-    ideal, nadir = Z.min(axis=0), Z.max(axis=0)
-    span = np.where(nadir > ideal, nadir - ideal, np.maximum(np.abs(nadir), 1.0))
-    return ideal, nadir + _REFERENCE_MARGIN * span
+    """Ideal point and inferred reference point (``inferred_reference``) of the minimized
+    rows ``Z`` (``n x m``)."""
+    return Z.min(axis=0), inferred_reference(Z)
 
 
 def proposed(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:

@@ -23,8 +23,10 @@ from optuna._hypervolume import compute_hypervolume
 from moo.errors import ConfigError
 
 __all__ = [
+    "REFERENCE_MARGIN",
     "Bound",
     "hypervolume",
+    "inferred_reference",
     "knee_index",
     "log_scaled",
     "non_dominated_mask",
@@ -38,6 +40,35 @@ def to_minimization(Y: np.ndarray, directions: Sequence[str]) -> np.ndarray:
     """Negate the maximized columns of ``Y`` (``n x m``) so that smaller is better."""
     signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
     return np.asarray(Y, dtype=float) * signs
+
+
+REFERENCE_MARGIN = 0.1
+"""Share of each objective's observed range between its worst value and the inferred
+reference point: the extreme points of the front then add hypervolume."""
+
+
+def inferred_reference(Z: np.ndarray, margin: float = REFERENCE_MARGIN) -> np.ndarray:
+    """The reference point moo infers from the minimized rows ``Z`` (``n x m``, finite).
+
+    The worst observed value of each objective (of every row, not only the front's),
+    pushed out by ``margin`` of the observed range, or of the value itself (at least 1)
+    for an objective that did not vary. One rule for the acquisition (at each proposal)
+    and the reported hypervolume (frozen after the initial design); an objective
+    threshold replaces it for its objective in both.
+
+    BoTorch's ``infer_reference_point`` takes the nadir of the observed *front*. Early on
+    that front is a few points, its nadir box is small, and a point that extends the
+    front beyond it scores nothing: proposals then crowd one region (figures in
+    ``experiments/benchmarks/results/sampler_notes.md``). Optuna's GPSampler likewise
+    refers to the worst observation.
+
+    Example:
+        >>> inferred_reference(np.array([[0.0, 4.0], [2.0, 0.0]])).tolist()
+        [2.2, 4.4]
+    """
+    ideal, nadir = Z.min(axis=0), Z.max(axis=0)
+    span = np.where(nadir > ideal, nadir - ideal, np.maximum(np.abs(nadir), 1.0))
+    return nadir + margin * span
 
 
 def log_scaled(Y: np.ndarray, log_columns: Sequence[int]) -> np.ndarray:

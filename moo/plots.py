@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import matplotlib
 
@@ -30,7 +31,9 @@ _DPI = 120
 
 def colours(values: Sequence[object]) -> dict[str, str]:
     """One colour per distinct value (sorted), from matplotlib's ``tab10``."""
-    palette = plt.get_cmap("tab10").colors
+    cmap = plt.get_cmap("tab10")
+    assert isinstance(cmap, matplotlib.colors.ListedColormap)  # tab10 is a fixed list
+    palette = cast(Sequence[Any], cmap.colors)  # of RGB tuples; the stubs say "array-like"
     names = sorted({str(v) for v in values})
     return {
         name: matplotlib.colors.to_hex(palette[i % len(palette)]) for i, name in enumerate(names)

@@ -19,15 +19,16 @@ import random
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from botorch.acquisition import AcquisitionFunction
 from botorch.exceptions.warnings import OptimizationWarning
-from botorch.utils.multi_objective import is_non_dominated
+from botorch.models.model import Model
 from linear_operator.utils.warnings import NumericalWarning
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.samplers._base import _process_constraints_after_trial
@@ -36,17 +37,12 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 from torch import Tensor
 
-from moo.acquisition import (
-    Acquisition,
-    Hyperparameters,
-    ProposalProblem,
-    best_of,
-    build_acquisition,
-    fit_model,
-    hyperparameters,
-    optimize,
-    reference_point,
-)
+from moo.bo import optimize as bo_optimize
+from moo.bo.acquisitions import acquisition_name, build_acquisition, reference_point
+from moo.bo.known import ExactObjective, unusable_value, warn_known_failures
+from moo.bo.models import fit_gp, fit_model, hyperparameters
+from moo.bo.problem import Acquisition, Hyperparameters, ProposalProblem
+from moo.bo.settings import ProposalSettings
 from moo.errors import one_line
 from moo.keys import (
     ACQ_VALUE_KEY,
@@ -58,7 +54,7 @@ from moo.keys import (
     SIBLING_KEY,
 )
 from moo.pareto import log_scaled
-from moo.rng import derive_seed, seeded_global_rng, torch_generator
+from moo.rng import derive_seed, seeded_global_rng
 from moo.space import SearchSpace, default_n_initial, row_key
 
 if TYPE_CHECKING:
@@ -74,24 +70,16 @@ _logger = logging.getLogger(__name__)
 # Set by ``Study.enqueue_trial``: the params are given, nothing to propose.
 _FIXED_PARAMS_KEY = "fixed_params"
 
-# Discrete spaces up to this size are scored exhaustively: exact, and on a CPU faster than
-# a gradient-based search once the posterior is cached (NAS-Bench-201 has 15,625 cells).
-_MAX_ENUMERATION = 20_000
-# Large discrete spaces: random configs scored per proposal, and hill-climbing steps.
-_LOCAL_POOL = 256
-_LOCAL_STEPS = 4
-# Fallback pool when the optimizer lands on an already evaluated config.
-_DEDUP_POOL = 2048
-# torch threads of a proposal. Its GPs are small (tens to hundreds of points), and more
-# OpenMP threads than free cores spin instead of working: with torch's default (one per
-# core) the median proposal of a 2-s-trial study on a busy 2-core machine took 4.6 s in
-# one process and 11.5 s in each of two, against 0.6-0.7 s in Dask workers, whose nanny
-# sets OMP_NUM_THREADS=1 (``results/dask_throughput.md``).
-_PROPOSAL_THREADS = 1
-
 
 class QNEHVISampler(BaseSampler):
     """Multi-objective BO with qLogNEHVI, for Optuna studies.
+
+    The BO itself lives in ``moo.bo``; this class reads the study, converts directions
+    once and calls it. Its heuristics are ``settings``; the steps a user may want to
+    change are methods to override, as Optuna's GPSampler does with ``_optimize_acqf``:
+    ``_infer_reference`` (the reference rule), ``_fit_gp`` (the GP),
+    ``_screen`` and ``_starting_points`` (where the optimizer looks), and
+    ``_optimize_acqf`` (the whole route).
 
     Args:
         search_space: The typed space (ordinals, categoricals). Without it the space is
@@ -102,8 +90,8 @@ class QNEHVISampler(BaseSampler):
         acquisition: ``"qlognehvi"`` (default), ``"qnehvi"`` or ``"qlognparego"``
             (better past 4 objectives, where hypervolume gets expensive).
         reference_point: In the study's units and directions. Default: inferred from the
-            observed front at each proposal; so is each NaN entry (an objective without
-            a threshold, when others have one).
+            observations at each proposal (``_infer_reference``); so is each NaN entry
+            (an objective without a threshold, when others have one).
         log_objectives: Indices of positive objectives modeled and scored on a log10
             scale (energy, latency spanning decades); trials with a value ``<= 0`` there
             are left out of the model.
@@ -117,11 +105,12 @@ class QNEHVISampler(BaseSampler):
             interpolates them instead of learning a noise level, which blurs a front
             that spans a small part of an objective's range. Leave off when a config's
             score varies from run to run (training with random seeds).
-        num_restarts: Restarts of the acquisition optimizer (non-enumerated spaces).
-        raw_samples: Raw samples to pick the restarts from.
+        settings: Every heuristic of a proposal (restarts, raw samples, the
+            NEHVI-to-EHVI switch, enumeration and screen sizes, warm starts, ...);
+            ``ProposalSettings()`` if ``None``.
 
     Example:
-        >>> sampler = QNEHVISampler(seed=0)
+        >>> sampler = QNEHVISampler(seed=0, settings=ProposalSettings(num_restarts=4))
         >>> study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
     """
 
@@ -137,8 +126,7 @@ class QNEHVISampler(BaseSampler):
         known_objectives: Mapping[int, Callable[[dict[str, Any]], float]] | None = None,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         deterministic_objectives: bool = False,
-        num_restarts: int = 8,
-        raw_samples: int = 256,
+        settings: ProposalSettings | None = None,
     ) -> None:
         if acquisition not in ("qlognehvi", "qnehvi", "qlognparego"):
             raise ValueError(
@@ -153,14 +141,19 @@ class QNEHVISampler(BaseSampler):
         self._log = sorted(set(log_objectives))
         self._constraints_func = constraints_func
         self._deterministic = deterministic_objectives
-        self._num_restarts = num_restarts
-        self._raw_samples = raw_samples
+        self._settings = settings or ProposalSettings()
         self._intersection = IntersectionSearchSpace()
+        self._switch_logged = False
 
     @property
     def known_objectives(self) -> Mapping[int, Callable[[dict[str, Any]], float]]:
         """The objectives the acquisition takes exactly instead of learning them."""
         return MappingProxyType(self._known)
+
+    @property
+    def settings(self) -> ProposalSettings:
+        """The heuristics of every proposal (frozen; ``dataclasses.replace`` to vary)."""
+        return self._settings
 
     def _scaled(self, rows: Sequence[Sequence[float]], m: int) -> Tensor:
         """Objective rows (study units) as an ``n x m`` tensor on the objectives' scales."""
@@ -233,7 +226,8 @@ class QNEHVISampler(BaseSampler):
                 storage.set_trial_system_attr(trial._trial_id, GP_STATE_KEY, state)
                 storage.set_trial_system_attr(trial._trial_id, PROPOSAL_SEED_KEY, seed)
         if config is None:
-            config = _first_unseen(space.sobol(index + _DEDUP_POOL, self._seed)[index:], history)
+            pool = space.sobol(index + self._settings.dedupe_pool, self._seed)[index:]
+            config = _first_unseen(pool, history)
         storage.set_trial_system_attr(
             trial._trial_id, PROPOSE_SECONDS_KEY, time.perf_counter() - started
         )
@@ -265,13 +259,86 @@ class QNEHVISampler(BaseSampler):
         if self._constraints_func is not None:
             _process_constraints_after_trial(self._constraints_func, study, trial, state)
 
-    def _reference(self, Y: Tensor, signs: Tensor) -> Tensor | None:
-        """The given reference point (maximized, on the objectives' scales); NaN entries
-        (objectives without a threshold) are inferred from ``Y`` as with no reference."""
+    # ------------------------------------------------------------------ hooks
+    def _infer_reference(self, Y: Tensor) -> Tensor:
+        """The reference point (``m``, maximized) of objectives without a given one.
+
+        moo's rule (``moo.pareto.inferred_reference``), the one the reported hypervolume
+        freezes after the initial design. Override to try another rule.
+        """
+        return reference_point(Y, self._settings.reference_margin)
+
+    def _fit_gp(
+        self,
+        X: Tensor,
+        Y: Tensor,
+        categorical_dims: Sequence[int],
+        warm_start: dict[str, list] | None = None,
+        *,
+        deterministic: bool = False,
+        settings: ProposalSettings,
+    ) -> Model:
+        """One batched GP over the columns of ``Y`` (``moo.bo.models.fit_gp``'s contract).
+        Override to try another kernel or prior."""
+        return fit_gp(
+            X, Y, categorical_dims, warm_start, deterministic=deterministic, settings=settings
+        )
+
+    def _screen(
+        self,
+        acqf: AcquisitionFunction,
+        problem: ProposalProblem,
+        candidates: Tensor,
+        settings: ProposalSettings,
+    ) -> Tensor:
+        """The enumerated candidates worth the MC acquisition (``moo.bo.optimize.screen``)."""
+        return bo_optimize.screen(acqf, problem, candidates, settings)
+
+    def _starting_points(
+        self,
+        acqf: AcquisitionFunction,
+        problem: ProposalProblem,
+        settings: ProposalSettings,
+        seed: int,
+    ) -> Tensor:
+        """L-BFGS starts on continuous spaces (``moo.bo.optimize.starting_points``)."""
+        return bo_optimize.starting_points(acqf, problem, settings, seed)
+
+    def _optimize_acqf(
+        self,
+        acqf: AcquisitionFunction,
+        problem: ProposalProblem,
+        space: SearchSpace,
+        seen: set[tuple[float, ...]],
+        candidates: Tensor | None,
+        seed: int,
+    ) -> tuple[Tensor, float]:
+        """The unseen config (``1 x d``) that maximizes ``acqf``, and its value.
+
+        Advanced users can override this to change the whole search; the default takes
+        the route of ``moo.bo.optimize.maximize`` with this sampler's hooks.
+        """
+        return bo_optimize.maximize(
+            acqf,
+            problem,
+            space,
+            seen,
+            candidates=candidates,
+            seed=seed,
+            settings=self._settings,
+            screen=self._screen,
+            starting_points=self._starting_points,
+        )
+
+    def _reference(self, Y: Tensor, signs: Tensor) -> Tensor:
+        """The acquisition's reference point (maximized, on the objectives' scales): the
+        given one, its NaN entries (objectives without a threshold) and all entries
+        without one inferred from ``Y`` by ``_infer_reference``."""
+        inferred = self._infer_reference(Y)
         if self._reference_point is None:
-            return None
+            return inferred
         given = self._scaled([self._reference_point], len(signs))[0] * signs
-        return torch.where(torch.isnan(given), reference_point(Y), given)
+        return torch.where(torch.isnan(given), inferred, given)
 
     # ------------------------------------------------------------------ BO proposal
     def _propose(
@@ -292,8 +359,12 @@ class QNEHVISampler(BaseSampler):
         Y = Y[usable] * signs
         ref_point = self._reference(Y, signs)
         known = {
-            i: _ExactObjective(
-                space, f, float(signs[i]), log=i in self._log, unusable=_unusable(Y, ref_point, i)
+            i: ExactObjective(
+                space,
+                f,
+                float(signs[i]),
+                log=i in self._log,
+                unusable=unusable_value(Y, ref_point, i),
             )
             for i, f in self._known.items()
         }
@@ -313,32 +384,33 @@ class QNEHVISampler(BaseSampler):
         )
         seen = history.seen_keys()
         candidates = None
-        if space.n_configs() <= _MAX_ENUMERATION:
-            candidates = _unseen(space.grid_points(), seen)
+        if space.n_configs() <= self._settings.max_enumeration:
+            candidates = bo_optimize.unseen(space.grid_points(), seen)
             if len(candidates) == 0:
                 _logger.warning("Every config of the search space was evaluated; repeating one.")
                 return space.decode(space.grid_points()[:1])[0], math.nan, {}
-        generator = torch_generator(seed)
-        with seeded_global_rng(seed), _torch_threads(_PROPOSAL_THREADS):
-            model, order = fit_model(problem)
+        self._log_switch(len(problem.X))
+        with seeded_global_rng(seed), _torch_threads(self._settings.threads):
+            model, order = fit_model(problem, self._settings, gp=self._fit_gp)
             state = hyperparameters(model, problem)
-            acqf = build_acquisition(self._acquisition, model, order, problem, seed=seed)
-            if candidates is None and math.isfinite(space.n_configs()):
-                X, value = _local_search(acqf, space, problem, seen, generator)
-            else:
-                X, value = optimize(
-                    acqf,
-                    problem,
-                    candidates=candidates,
-                    num_restarts=self._num_restarts,
-                    raw_samples=self._raw_samples,
-                    seed=seed,
-                )
-            X = space.round(X)
-            if row_key(X[0]) in seen:
-                X, value = best_of(acqf, _unseen(_random_pool(space, _DEDUP_POOL, generator), seen))
-        _warn_known_failures(number, known.values())
+            acqf = build_acquisition(
+                self._acquisition, model, order, problem, seed=seed, settings=self._settings
+            )
+            X, value = self._optimize_acqf(acqf, problem, space, seen, candidates, seed)
+        warn_known_failures(number, known.values())
         return space.decode(X)[0], value, state
+
+    def _log_switch(self, n_observations: int) -> None:
+        """Say once per sampler when ``qlognehvi`` gives way to qLogEHVI (``ehvi_after``)."""
+        name = acquisition_name(self._acquisition, n_observations, self._settings)
+        if name != self._acquisition and not self._switch_logged:
+            self._switch_logged = True
+            _logger.info(
+                "%s -> %s past %s observations (ProposalSettings.ehvi_after)",
+                self._acquisition,
+                name,
+                self._settings.ehvi_after,
+            )
 
 
 class _History:
@@ -401,36 +473,6 @@ class _History:
         return {row_key(row) for row in self._space.encode(t.params for t in self.trials)}
 
 
-def _local_search(
-    acqf: Any,
-    space: SearchSpace,
-    problem: ProposalProblem,
-    seen: set[tuple[float, ...]],
-    generator: torch.Generator,
-) -> tuple[Tensor, float]:
-    """Best unseen config of a large discrete space: score a random pool plus the
-    neighbours of the observed front, then climb from the best few.
-
-    Exhaustive scoring is exact but impossible past ``_MAX_ENUMERATION`` configs, and
-    BoTorch's mixed optimizer spends most of its time on starting points that a batched
-    pool scores in one posterior call; with known objectives (a Python hardware model per
-    config) the pool is also what keeps their evaluations few.
-    """
-    pool = _random_pool(space, _LOCAL_POOL, generator)
-    front = problem.X[is_non_dominated(problem.Y)] if len(problem.Y) else problem.X[:0]
-    candidates = _unseen(_dedupe(torch.cat([pool, space.neighbours(front)])), seen)
-    best, value = best_of(acqf, candidates)
-    for _ in range(_LOCAL_STEPS):
-        step = _unseen(_dedupe(space.neighbours(best)), seen)
-        if len(step) == 0:
-            break
-        X, v = best_of(acqf, step)
-        if v <= value:
-            break
-        best, value = X, v
-    return best, value
-
-
 @contextmanager
 def _torch_threads(n: int) -> Iterator[None]:
     """torch's intra-op threads set to ``n`` for the block (a process-wide setting; the
@@ -443,110 +485,9 @@ def _torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _random_pool(space: SearchSpace, n: int, generator: torch.Generator) -> Tensor:
-    """``n x d`` encoded configs drawn uniformly (categoricals by equal-width bins)."""
-    U = torch.rand(n, space.dim, generator=generator, dtype=torch.double)
-    return space.encode(space.from_unit_cube(U))
-
-
-def _dedupe(X: Tensor) -> Tensor:
-    keys: dict[tuple[float, ...], int] = {}
-    for i, row in enumerate(X):
-        keys.setdefault(row_key(row), i)
-    return X[list(keys.values())]
-
-
-def _unseen(X: Tensor, seen: set[tuple[float, ...]]) -> Tensor:
-    keep = [i for i, row in enumerate(X) if row_key(row) not in seen]
-    return X[keep]
-
-
 def _first_unseen(configs: list[dict[str, Any]], history: _History) -> dict[str, Any]:
     seen = history.seen_keys()
     for config in configs:
         if row_key(history._space.encode([config])[0]) not in seen:
             return config
     return configs[0]
-
-
-def _unusable(Y: Tensor, ref_point: Tensor | None, i: int) -> float:
-    """A value of maximized objective ``i`` far below every observation and the reference
-    point: what a config whose known metric cannot be computed scores, so that it adds no
-    hypervolume and is chosen last. Finite, unlike ``-inf``, which turns the log-EHVI of
-    a whole batch into NaN (and ``argmax`` picks NaN)."""
-    low = float(Y[:, i].min()) if len(Y) else 0.0
-    if ref_point is not None:
-        low = min(low, float(ref_point[i]))
-    span = float(Y[:, i].max() - Y[:, i].min()) if len(Y) else 0.0
-    return low - 10.0 * max(span, 1.0)
-
-
-class _ExactObjective:
-    """``f(config)`` as a tensor function on encoded points, memoized per config, on the
-    objective's scale (``log10`` for a log objective) and maximized.
-
-    A config whose value cannot be computed (``f`` raises, or returns a value that is
-    not finite, or not positive on a log scale) scores ``unusable`` instead of ending the
-    proposal: the adapter's hardware model may reject a config that the space allows.
-    The failures are counted and reported in one line per proposal.
-    """
-
-    def __init__(
-        self,
-        space: SearchSpace,
-        f: Callable[[dict[str, Any]], float],
-        sign: float,
-        *,
-        log: bool,
-        unusable: float,
-    ) -> None:
-        self._space, self._f, self._sign, self._log = space, f, sign, log
-        self._unusable = unusable
-        self._cache: dict[tuple[float, ...], float] = {}
-        self._failures: dict[tuple[float, ...], str] = {}
-
-    def __call__(self, X: Tensor) -> Tensor:
-        values = []
-        for row in X.detach():
-            key = row_key(row)
-            if key not in self._cache:
-                self._cache[key] = self._value(key, self._space.decode(row[None])[0])
-            values.append(self._cache[key])
-        return torch.tensor(values, dtype=X.dtype)
-
-    def _value(self, key: tuple[float, ...], config: dict[str, Any]) -> float:
-        try:
-            value = float(self._f(config))
-            if not math.isfinite(value) or (self._log and value <= 0):
-                raise ValueError(f"known metric is {value:g}")
-        except Exception as e:
-            self._failures[key] = f"{config}: {one_line(e)}"
-            return self._unusable
-        return self._sign * (math.log10(value) if self._log else value)
-
-    @property
-    def failures(self) -> Mapping[tuple[float, ...], str]:
-        """Configs (encoded) whose value could not be computed, with why."""
-        return MappingProxyType(self._failures)
-
-    @property
-    def n_scored(self) -> int:
-        return len(self._cache)
-
-
-def _warn_known_failures(number: int, objectives: Iterable[_ExactObjective]) -> None:
-    """One line for a proposal whose known metrics failed on some configs."""
-    failures: dict[tuple[float, ...], str] = {}
-    n_scored = 0
-    for objective in objectives:
-        failures.update(objective.failures)
-        n_scored = max(n_scored, objective.n_scored)
-    if failures:
-        _logger.warning(
-            "trial %d: known metrics failed on %d of %d configs scored, taken as unusable "
-            "(first %s)",
-            number,
-            len(failures),
-            n_scored,
-            next(iter(failures.values())),
-        )

@@ -280,12 +280,10 @@ class SearchSpace:
             elif isinstance(dist, IntDistribution):
                 params[name] = IntParam(type="int", low=dist.low, high=dist.high, log=dist.log)
             elif isinstance(dist, CategoricalDistribution):
-                choices = list(dist.choices)
-                numeric = all(
-                    isinstance(c, int | float) and not isinstance(c, bool) for c in choices
-                )
-                if numeric and len(choices) > 1 and choices == sorted(set(choices)):
-                    params[name] = OrdinalParam(type="ordinal", values=choices)
+                choices: list[Any] = list(dist.choices)  # the param models validate them
+                numbers = [c for c in choices if _is_number(c)]
+                if len(numbers) == len(choices) > 1 and numbers == sorted(set(numbers)):
+                    params[name] = OrdinalParam(type="ordinal", values=numbers)
                 else:
                     params[name] = CategoricalParam(type="categorical", choices=choices)
             else:
@@ -340,8 +338,8 @@ class SearchSpace:
 
     def grid_points(self) -> Tensor:
         """Every config, encoded (``N x d``). Only for spaces with finite ``n_configs``."""
-        grids = [p.grid() for p in self.parameters.values()]
-        if any(g is None for g in grids):
+        grids = [g for p in self.parameters.values() if (g := p.grid()) is not None]
+        if len(grids) < self.dim:
             raise ValueError("grid_points() needs a space without continuous parameters.")
         return torch.tensor(list(itertools.product(*grids)), dtype=torch.double)
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
@@ -77,6 +77,9 @@ from moo.protocol import EvalContext, Sibling, TrialResult
 from moo.requeue import HeartbeatStorage, RequeueStaleTrial
 from moo.space import CategoricalParam, SearchSpace, row_key
 from moo.storage_errors import parse_storage_url, redact, sqlite_path, storage_errors
+
+if TYPE_CHECKING:
+    from moo.sampler import QNEHVISampler
 
 __all__ = [
     "CONFIG_KEY",
@@ -210,13 +213,13 @@ def load_study(
                 study.set_user_attr(CONFIG_KEY, config.model_dump(mode="json"))
         finally:
             _close(probe)
-        storage = _storage_for(config, url, checked=True)  # the probe checked it
-        return optuna.load_study(study_name=name, storage=storage), config
+        rdb = _storage_for(config, url, checked=True)  # the probe checked it
+        return optuna.load_study(study_name=name, storage=rdb), config
 
 
 #: Stored keys a command-line option can set, so that a study whose stored value is
 #: invalid names the command that repairs it.
-_REPAIRS = {("stop", "max_trials"): "moo resume {name} --max-trials N"}
+_REPAIRS: dict[tuple[str, ...], str] = {("stop", "max_trials"): "moo resume {name} --max-trials N"}
 
 
 def study_config(study: optuna.Study, overrides: Sequence[Override] = ()) -> StudyConfig:
@@ -230,7 +233,8 @@ def study_config(study: optuna.Study, overrides: Sequence[Override] = ()) -> Stu
         )
     except ConfigError as e:
         invalid = e.__cause__.errors() if isinstance(e.__cause__, ValidationError) else []
-        repairs = {_REPAIRS.get(tuple(item["loc"][:2])) for item in invalid} - {None}
+        keys = {tuple(map(str, item["loc"][:2])) for item in invalid}
+        repairs = {_REPAIRS[key] for key in keys if key in _REPAIRS}
         if not repairs:
             raise
         commands = " or ".join(f"`{r.format(name=study.study_name)}`" for r in sorted(repairs))
@@ -263,13 +267,26 @@ def build_adapter(config: StudyConfig, *, source: str) -> Any:
 
 
 # ---------------------------------------------------------------------- samplers
-def build_sampler(config: StudyConfig, space: SearchSpace, adapter: Any) -> BaseSampler:
-    """The YAML's sampler; Optuna's own ones are there for comparison runs."""
+def build_sampler(
+    config: StudyConfig,
+    space: SearchSpace,
+    adapter: Any,
+    *,
+    sampler_class: type[QNEHVISampler] | None = None,
+) -> BaseSampler:
+    """The YAML's sampler; Optuna's own ones are there for comparison runs.
+
+    ``sampler_class`` builds ``name: moo`` (default ``QNEHVISampler``): a subclass that
+    overrides a hook of the proposal (a GP prior, a reference rule) runs through the
+    engine as the default does.
+    """
     section, seed = config.sampler, config.study.seed
     if section.name == "moo":
-        from moo.sampler import QNEHVISampler  # torch and BoTorch: only a run needs them
+        if sampler_class is None:
+            from moo.sampler import QNEHVISampler  # torch and BoTorch: only a run needs them
 
-        return QNEHVISampler(
+            sampler_class = QNEHVISampler
+        return sampler_class(
             search_space=space,
             seed=seed,
             n_initial=section.n_initial,
@@ -280,8 +297,7 @@ def build_sampler(config: StudyConfig, space: SearchSpace, adapter: Any) -> Base
             if section.known_objectives
             else None,
             deterministic_objectives=section.deterministic,
-            num_restarts=section.num_restarts,
-            raw_samples=section.raw_samples,
+            settings=section.settings(),
         )
     # A peer gets the setup the sampler suite gives it: model-based work only after the
     # shared Sobol design (``create_study`` enqueues it), which is NSGA-II's first
@@ -361,6 +377,7 @@ class StudyRun:
         config: Its validated config.
         on_trial: Called after every proposed trial with the run's status (progress bars).
         adapter: The objective adapter; default: built from the config.
+        sampler_class: The class of the ``moo`` sampler (``build_sampler``).
     """
 
     def __init__(
@@ -370,6 +387,7 @@ class StudyRun:
         *,
         on_trial: Callable[[RunStatus], None] | None = None,
         adapter: Any = None,
+        sampler_class: type[QNEHVISampler] | None = None,
     ) -> None:
         self.study, self.config = study, config
         self._log_names = {config.objective_names[i] for i in config.log_objectives}
@@ -381,7 +399,9 @@ class StudyRun:
         self.workdir = workdir_for(config, self.storage_url)
         self.evaluator: Evaluator = make_evaluator(config, self.adapter)
         self.on_trial = on_trial
-        self.study.sampler = build_sampler(config, self.space, self.adapter)
+        self.study.sampler = build_sampler(
+            config, self.space, self.adapter, sampler_class=sampler_class
+        )
         self.history = StudyHistory(study, config)
         self._stop_rule = self._make_stop_rule()
         self._artifacts = FileSystemArtifactStore(str(self._artifact_dir()))

@@ -7,6 +7,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from moo.bo import ProposalSettings
 from moo.cli import app
 from moo.config import load_study_config
 from moo.errors import ConfigError
@@ -36,6 +37,14 @@ def test_bad_yaml_says_where(in_tmp: Path) -> None:
         ({"stop": {"window": 0}}, "stop.window"),
         ({"objectives": [{"name": "f0", "direction": "minimize"}]}, "objectives"),
         ({"sampler": {"acquisition": "ei"}}, "sampler.acquisition"),
+        (
+            {"sampler": {"proposal": {"screen": 3}}},
+            "sampler.proposal: unknown setting 'screen'",
+        ),
+        (
+            {"sampler": {"proposal": {"ehvi_after": -1}}},
+            "sampler.proposal: ProposalSettings.ehvi_after must be >= 0",
+        ),
         ({"execution": {"executor": "slurm"}}, "execution.executor"),
         ({"stop": {"max_trails": 3}}, "stop.max_trails"),
     ],
@@ -47,6 +56,14 @@ def test_invalid_values_name_file_and_key(in_tmp: Path, change: dict, key: str) 
     message = str(e.value)
     assert message.startswith(f"{in_tmp / 's.yaml'}") and key in message
     assert "\n" not in message
+
+
+def test_sampler_settings_come_from_the_yaml_once(in_tmp: Path) -> None:
+    sampler = {"num_restarts": 3, "proposal": {"screen_size": None, "raw_samples": 16}}
+    (in_tmp / "s.yaml").write_text(yaml.safe_dump(study_dict("s", sampler=sampler)))
+    settings = load_study_config(in_tmp / "s.yaml").sampler.settings()
+    assert (settings.num_restarts, settings.raw_samples, settings.screen_size) == (3, 16, None)
+    assert settings.ehvi_after == ProposalSettings().ehvi_after  # unnamed: moo's default
 
 
 def test_cli_prints_one_line_and_exits_2(write_study: Callable[..., Path]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+import yaml
 from optuna.trial import TrialState
 from typer.testing import CliRunner
 
@@ -68,6 +69,19 @@ def test_lookups_match_the_nas_bench_201_adapter(nb201_table: Path) -> None:
 
 
 @needs_data
+def test_a_parquet_table_reads_as_its_csv(nb201_table: Path) -> None:
+    parquet = nb201_table.with_suffix(".parquet")
+    pd.read_csv(nb201_table).to_parquet(parquet)
+    tables = [
+        LookupTable(path=p, config=EDGES, learned=["err_cifar10_pct"], exact=["lat_ms_pixel3"])
+        for p in (nb201_table, parquet)
+    ]
+    config = dict.fromkeys(EDGES, "nor_conv_3x3")
+    csv, par = (t.evaluate(config, CONTEXT).metrics for t in tables)
+    assert csv == par and tables[1].n_rows == 64
+
+
+@needs_data
 def test_the_space_is_checked_against_the_table(nb201_table: Path) -> None:
     table = LookupTable(path=nb201_table, config=EDGES, learned=["err_cifar10_pct"])
     space = space_from_table(nb201_table, EDGES)
@@ -100,6 +114,18 @@ def test_a_table_that_cannot_serve_is_a_one_line_error(
     with pytest.raises(ValueError, match=message) as error:
         LookupTable(path=MLPERF, **options)  # type: ignore[arg-type]
     assert "\n" not in str(error.value)
+
+
+@needs_data
+def test_table_space_prints_the_example_studys_space() -> None:
+    args = ["table-space", str(MLPERF), "--config", "board,framework"]
+    args += ["--metrics", "latency_ms,energy_uJ", "--where", "benchmark=kws"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    example = load_study_config(REPO / "experiments" / "table_mlperf_kws.yaml")
+    assert yaml.safe_load(result.output) == example.space
+    bad = CliRunner().invoke(app, [*args[:4], "--where", "benchmark"])
+    assert bad.exit_code == 2 and "expected column=value" in bad.output
 
 
 @needs_data

@@ -12,6 +12,7 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.storages import fail_stale_trials
 from optuna.trial import TrialState
 
+from moo.bo import ProposalSettings
 from moo.keys import RETRY_OF_KEY
 from moo.requeue import RequeueStaleTrial
 from moo.sampler import QNEHVISampler
@@ -19,6 +20,8 @@ from moo.space import SearchSpace
 from moo.study import open_storage
 from objectives.protocol import EvalContext
 from objectives.synthetic import SyntheticProblem
+
+FASTER = ProposalSettings(num_restarts=2, raw_samples=32)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 SPACE = SearchSpace.from_dict(
@@ -34,7 +37,7 @@ def objective(trial: optuna.Trial) -> list[float]:
 
 def new_process(storage: optuna.storages.RDBStorage) -> optuna.Study:
     """The study as a new process opens it: a new sampler, the same seed."""
-    sampler = QNEHVISampler(search_space=SPACE, seed=0, n_initial=6, num_restarts=2, raw_samples=32)
+    sampler = QNEHVISampler(search_space=SPACE, seed=0, n_initial=6, settings=FASTER)
     return optuna.load_study(study_name="s", storage=storage, sampler=sampler)
 
 

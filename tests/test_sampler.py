@@ -10,15 +10,21 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+import torch
 from botorch.exceptions.errors import ModelFittingError
 from linear_operator.utils.errors import NotPSDError
 
+from moo.bo import ProposalSettings
 from moo.keys import PROPOSAL_ERROR_KEY
 from moo.pareto import hypervolume
 from moo.sampler import QNEHVISampler
 from moo.space import SearchSpace
 from objectives.protocol import EvalContext
 from objectives.synthetic import SyntheticProblem
+
+FAST = ProposalSettings(num_restarts=2, raw_samples=64)
+"""Few restarts: the tests check behaviour, not the optimizer's last digits."""
+FASTER = ProposalSettings(num_restarts=2, raw_samples=32)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 CONTEXT = EvalContext(seed=0, workdir=Path("."))
@@ -52,9 +58,7 @@ def final_hv(study: optuna.Study, problem: SyntheticProblem) -> float:
 
 
 def moo_sampler(d: int, seed: int = 0, **kwargs: object) -> QNEHVISampler:
-    return QNEHVISampler(
-        search_space=unit_space(d), seed=seed, num_restarts=2, raw_samples=64, **kwargs
-    )  # type: ignore[arg-type]
+    return QNEHVISampler(search_space=unit_space(d), seed=seed, settings=FAST, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.slow
@@ -84,7 +88,7 @@ def test_proposals_are_inside_the_space_and_never_repeat() -> None:
             }
         }
     )
-    sampler = QNEHVISampler(search_space=space, seed=1, n_initial=4, num_restarts=2, raw_samples=32)
+    sampler = QNEHVISampler(search_space=space, seed=1, n_initial=4, settings=FASTER)
     study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
@@ -296,7 +300,7 @@ def test_same_seed_same_proposals() -> None:
 def test_maximized_objectives_and_four_objectives() -> None:
     problem = SyntheticProblem(problem="dtlz2", dim=5, num_objectives=4)
     space = unit_space(5)
-    sampler = QNEHVISampler(search_space=space, seed=0, n_initial=6, num_restarts=2, raw_samples=32)
+    sampler = QNEHVISampler(search_space=space, seed=0, n_initial=6, settings=FASTER)
     study = optuna.create_study(directions=["maximize"] * 4, sampler=sampler)
 
     def objective(trial: optuna.Trial) -> list[float]:
@@ -319,8 +323,7 @@ def test_constraints_steer_proposals_into_the_feasible_region() -> None:
         search_space=space,
         seed=0,
         n_initial=6,
-        num_restarts=2,
-        raw_samples=64,
+        settings=FAST,
         constraints_func=constraints,
     )
     study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
@@ -344,3 +347,20 @@ def test_every_acquisition_makes_model_based_proposals(acquisition: str) -> None
         t.params
         for t in run(problem, moo_sampler(2, n_initial=4, acquisition=acquisition), 6).trials
     ] == [t.params for t in study.trials]
+
+
+def test_the_switch_to_qlogehvi_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    settings = ProposalSettings(num_restarts=2, raw_samples=32, ehvi_after=5)
+    sampler = QNEHVISampler(search_space=unit_space(2), seed=0, n_initial=4, settings=settings)
+    with caplog.at_level(logging.INFO, logger="moo.sampler"):
+        run(SyntheticProblem(problem="branin_currin"), sampler, 8)
+    lines = [r.getMessage() for r in caplog.records if r.name == "moo.sampler"]
+    assert lines == ["qlognehvi -> qlogehvi past 5 observations (ProposalSettings.ehvi_after)"]
+
+
+def test_thresholds_are_the_reference_and_the_rest_is_inferred() -> None:
+    Y = torch.tensor([[1.0, -5.0], [3.0, -2.0]], dtype=torch.double)  # maximized
+    signs = torch.tensor([1.0, -1.0], dtype=torch.double)  # maximize f0, minimize f1
+    sampler = QNEHVISampler(reference_point=[math.nan, 4.0])
+    assert sampler._reference(Y, signs).tolist() == pytest.approx([0.8, -4.0])
+    assert QNEHVISampler()._reference(Y, signs).tolist() == pytest.approx([0.8, -5.3])

@@ -20,7 +20,6 @@ import pytest
 from optuna.trial import TrialState
 from typer.testing import CliRunner
 
-import moo.acquisition
 from moo.cli import app
 from moo.config import load_study_config
 from moo.keys import (
@@ -78,13 +77,15 @@ def test_resume_continues_where_it_stopped_and_proposes_the_same(write_study: Wr
 
 
 def test_resume_warm_starts_the_gp_exactly_as_the_uninterrupted_run(
-    write_study: WriteStudy, monkeypatch: pytest.MonkeyPatch
+    write_study: WriteStudy,
 ) -> None:
-    # Warm starts begin at 48 observations in production; 8 keeps the study small. The
+    # Warm starts begin at 48 observations by default; 8 keeps the study small. The
     # hyperparameters live in the storage, so the resumed process must find and use them.
-    monkeypatch.setattr(moo.acquisition, "_WARM_START_MIN_OBSERVATIONS", 8)
-    whole = run_file(write_study("whole", stop={"max_trials": 14, "rule": "budget"}))
-    run_file(write_study("part", stop={"max_trials": 11, "rule": "budget"}))
+    sampler = {"num_restarts": 2, "raw_samples": 64, "proposal": {"warm_start_after": 8}}
+    whole = run_file(
+        write_study("whole", sampler=sampler, stop={"max_trials": 14, "rule": "budget"})
+    )
+    run_file(write_study("part", sampler=sampler, stop={"max_trials": 11, "rule": "budget"}))
 
     result = CliRunner().invoke(app, ["resume", "part", "--max-trials", "14"])
     assert result.exit_code == 0, result.output

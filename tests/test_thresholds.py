@@ -8,6 +8,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 from optuna.trial import TrialState
 from typer.testing import CliRunner
 
@@ -17,6 +18,7 @@ from moo.errors import ConfigError
 from moo.history import StudyHistory
 from moo.keys import HV_KEY, REFERENCE_KEY, STOP_REASON_KEY
 from moo.results import front_trials
+from moo.sampler import QNEHVISampler
 from moo.study import StudyRun, create_study
 
 WriteStudy = Callable[..., Path]
@@ -156,3 +158,36 @@ def test_bad_thresholds_and_constraints_are_one_line(
     with pytest.raises(ConfigError, match=message) as e:
         load_study_config(write_study("bad", **change))
     assert "\n" not in str(e.value)
+
+
+class RecordingSampler(QNEHVISampler):
+    """moo's sampler, keeping the reference point of each proposal's acquisition."""
+
+    references: list[list[float]]
+
+    def _reference(self, Y: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+        ref = super()._reference(Y, signs)
+        type(self).references.append((ref * signs).tolist())  # back to study units
+        return ref
+
+
+@pytest.mark.parametrize("threshold", [None, 0.9])
+def test_the_acquisition_and_the_reported_hypervolume_share_one_reference(
+    write_study: WriteStudy, threshold: float | None
+) -> None:
+    path = write_study(
+        "shared",
+        objective=ECHO,
+        objectives=objectives(threshold),
+        sampler={"n_initial": 4, "num_restarts": 2, "raw_samples": 32},
+        stop={"max_trials": 5, "rule": "budget"},
+    )
+    config = load_study_config(path)
+    study = create_study(config)
+    for x0, x1 in DESIGN:
+        study.enqueue_trial({"x0": x0, "x1": x1})
+    RecordingSampler.references = []
+    StudyRun(study, config, sampler_class=RecordingSampler).run()
+    # The one BO proposal saw exactly the initial design, which froze the HV reference.
+    assert RecordingSampler.references == [pytest.approx(study.user_attrs[REFERENCE_KEY])]
+    assert (study.user_attrs[REFERENCE_KEY][0] == 0.9) is (threshold is not None)

@@ -6,7 +6,7 @@ Usage::
     python -m experiments.benchmarks.first_proposal --python /tmp/fresh/bin/python
 
 BoTorch 0.18 JIT-compiles a fused qLogEHVI C++ kernel the first time a process builds a
-qLog(N)EHVI; moo keeps it on its pure-PyTorch path (``moo.acquisition``). Each row below is
+qLog(N)EHVI; moo keeps it on its pure-PyTorch path (``moo.bo.acquisitions``). Each row below is
 a new interpreter (torch at 2 threads, moo's proposals at one), with its own empty
 ``TORCH_EXTENSIONS_DIR`` (what a fresh install has): it imports moo, runs a seeded
 BraninCurrin study to its first BO proposal (6 Sobol trials) and three more. ``--python``
@@ -82,7 +82,7 @@ def _child_kernels() -> dict[str, object]:
     import torch
     from botorch.test_functions.multi_objective import DTLZ2
 
-    from moo.acquisition import ProposalProblem, build_acquisition, fit_model
+    from moo.bo import ProposalProblem, build_acquisition, fit_model
 
     torch.set_num_threads(_THREADS)
     logei._load_attempted = False

@@ -21,12 +21,12 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import optuna
 import torch
-from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
@@ -34,13 +34,15 @@ from botorch.models.utils.gpytorch_modules import (
     get_gaussian_likelihood_with_gamma_prior,
     get_matern_kernel_with_gamma_prior,
 )
-from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
-import moo.acquisition
+from experiments.benchmarks.suite.methods import Method, moo_sampler, optuna_method
 from experiments.benchmarks.suite.variants import append_row, final_gap
+from moo.bo import ProposalSettings
+from moo.bo.models import fit_hyperparameters
 from moo.config import load_study_config
 from moo.pareto import hypervolume
+from moo.sampler import QNEHVISampler
 from moo.study import StudyRun, create_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,55 +56,67 @@ is better). dtlz2_3obj: true HV after 34 / 60 trials (higher is better, max 0.80
 | variant | problem | seed | result |
 |---|---|---|---|
 """
-dim_scaled = moo.acquisition.fit_gp  # the default, kept before main() may replace it
 
 
-def matern_gamma(
-    X: Tensor, Y: Tensor, categorical_dims: Sequence[int], warm_start: dict | None = None
-) -> Model:
-    """Matern-5/2 with Gamma priors on ordered spaces; categorical ones unchanged."""
-    if categorical_dims:
-        return dim_scaled(X, Y, categorical_dims, warm_start)
-    batch = torch.Size([Y.shape[-1]]) if Y.shape[-1] > 1 else torch.Size()
-    gp = SingleTaskGP(
-        X,
-        Y,
-        covar_module=get_matern_kernel_with_gamma_prior(X.shape[-1], batch_shape=batch),
-        likelihood=get_gaussian_likelihood_with_gamma_prior(batch_shape=batch),
-        outcome_transform=Standardize(m=Y.shape[-1]),
-    )
-    moo.acquisition._load(gp, warm_start or {})
-    maxiter = moo.acquisition._WARM_FIT_MAXITER if warm_start else moo.acquisition._FIT_MAXITER
-    fit_gpytorch_mll(
-        ExactMarginalLogLikelihood(gp.likelihood, gp),
-        optimizer_kwargs={"options": {"maxiter": maxiter}},
-    )
-    return gp
+class MaternGammaSampler(QNEHVISampler):
+    """moo's sampler with Matern-5/2 and Gamma priors on ordered spaces."""
+
+    def _fit_gp(
+        self,
+        X: Tensor,
+        Y: Tensor,
+        categorical_dims: Sequence[int],
+        warm_start: dict | None = None,
+        *,
+        deterministic: bool = False,
+        settings: ProposalSettings,
+    ) -> Model:
+        if categorical_dims:
+            return super()._fit_gp(
+                X, Y, categorical_dims, warm_start, deterministic=deterministic, settings=settings
+            )
+        batch = torch.Size([Y.shape[-1]]) if Y.shape[-1] > 1 else torch.Size()
+        gp = SingleTaskGP(
+            X,
+            Y,
+            covar_module=get_matern_kernel_with_gamma_prior(X.shape[-1], batch_shape=batch),
+            likelihood=get_gaussian_likelihood_with_gamma_prior(batch_shape=batch),
+            outcome_transform=Standardize(m=Y.shape[-1]),
+        )
+        fit_hyperparameters(gp, warm_start, settings)
+        return gp
 
 
-def dtlz2_3obj(seed: int) -> str:
+SAMPLER_CLASSES: dict[str, type[QNEHVISampler]] = {
+    "dim-scaled": QNEHVISampler,
+    "matern-gamma": MaternGammaSampler,
+}
+
+
+def dtlz2_3obj(seed: int, sampler_class: type[QNEHVISampler]) -> str:
     config = load_study_config(ROOT / "experiments" / "synthetic_dtlz2.yaml")
     config.study.seed = seed
     config.stop.rule, config.stop.max_trials = "budget", 60
     with tempfile.TemporaryDirectory() as tmp:
         study = create_study(config, storage=f"sqlite:///{tmp}/dtlz2.db")
-        StudyRun(study, config).run()
+        StudyRun(study, config, sampler_class=sampler_class).run()
         Y = np.array([t.values for t in study.trials if t.values])
     return " / ".join(f"{hypervolume(Y[:n], ['minimize'] * 3, [1.1] * 3):.3f}" for n in (34, 60))
 
 
 def main(argv: list[str]) -> None:
     name, seeds, problems = argv[0], [int(s) for s in argv[1].split(",")], argv[2:]
-    if name == "matern-gamma":
-        moo.acquisition.fit_gp = matern_gamma  # read at each proposal
+    sampler_class = SAMPLER_CLASSES[name]
+    factory = partial(moo_sampler, "qlognehvi", False, sampler_class=sampler_class)
+    method = Method(f"moo-{name}", optuna_method(factory))
     warnings.simplefilter("ignore")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for problem_name in problems:
         for seed in seeds:
             if problem_name == "dtlz2_3obj":
-                result = dtlz2_3obj(seed)
+                result = dtlz2_3obj(seed, sampler_class)
             else:
-                result = f"{final_gap(problem_name, seed):.3f}"
+                result = f"{final_gap(problem_name, seed, method):.3f}"
             append_row(OUT, HEADER, [name, problem_name, seed, result])
 
 

@@ -8,7 +8,7 @@ Usage::
     e.g. ... reference_point_heuristics front 1,2 dtlz2 zdt1 vehicle_safety
 
 Runs the suite's ``moo-qlognehvi`` (same problems, budgets and Sobol designs as
-``sampler_suite``) with ``moo.acquisition.reference_point`` replaced by one heuristic,
+``sampler_suite``) with ``QNEHVISampler._infer_reference`` overridden by one heuristic,
 and appends one row per run (final log10 HV gap to the true front, lower is better) to
 ``results/reference_point_heuristics.md``. Heuristics, in BoTorch's maximization
 convention:
@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
 from botorch.utils.multi_objective import is_non_dominated
 from torch import Tensor
 
-import moo.acquisition
+from experiments.benchmarks.suite.methods import Method, moo_sampler, optuna_method
 from experiments.benchmarks.suite.variants import append_row, final_gap
+from moo.bo import reference_point
+from moo.sampler import QNEHVISampler
 
 OUT = Path(__file__).resolve().parent / "results" / "reference_point_heuristics.md"
 HEADER = """# Inferred reference point: final log10 HV gap of moo-qlognehvi (lower is better)
@@ -47,7 +50,8 @@ suite; seed 0 of `worst` is the suite's `moo-qlognehvi` row.
 """
 
 
-worst = moo.acquisition.reference_point  # the original, kept before main() replaces it
+def worst(Y: Tensor) -> Tensor:
+    return reference_point(Y)
 
 
 def _front_bounds(Y: Tensor) -> tuple[Tensor, Tensor]:
@@ -80,12 +84,25 @@ HEURISTICS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+def sampler_class(heuristic: Callable[[Tensor], Tensor]) -> type[QNEHVISampler]:
+    """moo's sampler with ``heuristic`` as its reference rule."""
+
+    class WithHeuristic(QNEHVISampler):
+        def _infer_reference(self, Y: Tensor) -> Tensor:
+            return heuristic(Y)
+
+    return WithHeuristic
+
+
 def main(argv: list[str]) -> None:
     name, seeds, problems = argv[0], [int(s) for s in argv[1].split(",")], argv[2:]
-    moo.acquisition.reference_point = HEURISTICS[name]  # read at each proposal
+    factory = partial(
+        moo_sampler, "qlognehvi", False, sampler_class=sampler_class(HEURISTICS[name])
+    )
+    method = Method(f"moo-{name}", optuna_method(factory))
     for problem_name in problems:
         for seed in seeds:
-            gap = final_gap(problem_name, seed)
+            gap = final_gap(problem_name, seed, method)
             append_row(OUT, HEADER, [name, problem_name, seed, f"{gap:.3f}"])
 
 

@@ -26,49 +26,64 @@ from pathlib import Path
 import torch
 from botorch.acquisition import AcquisitionFunction
 from botorch.optim.initializers import gen_batch_initial_conditions
+from botorch.utils.multi_objective import is_non_dominated
 from torch import Tensor
 
-import moo.acquisition
 from experiments.benchmarks.suite.methods import Method, moo_sampler, optuna_method
 from experiments.benchmarks.suite.variants import append_row, final_gap
+from moo.bo import ProposalProblem, ProposalSettings
+from moo.sampler import QNEHVISampler
 
 OUT = Path(__file__).resolve().parent / "results" / "sampler_ablation.md"
 HEADER = """# Sampler ablation: final log10 HV gap of moo-qlognehvi without one part
 
 Rows are appended by `OMP_NUM_THREADS=1 python -m experiments.benchmarks.sampler_ablation
 VARIANT SEEDS PROBLEM...` (see the script's docstring for the variants). Same problems,
-budgets, seeds and Sobol designs as the sampler suite; `default` is the suite's
-`moo-qlognehvi`. Lower is better.
+budgets and seeds as the sampler suite; `default` is the suite's `moo-qlognehvi`. Lower
+is better.
 
 | variant | problem | seed | final log10 HV gap |
 |---|---|---|---|
 """
 
 
-def random_starts(
-    acqf: AcquisitionFunction, problem: moo.acquisition.ProposalProblem, restarts: int, raw: int
-) -> Tensor:
+class RandomStartsSampler(QNEHVISampler):
     """BoTorch's restarts alone, as many as the default's random part plus front part."""
-    front = int(moo.acquisition.is_non_dominated(problem.Y).sum())
-    n = restarts + min(front, restarts)
-    return gen_batch_initial_conditions(acqf, problem.bounds, q=1, num_restarts=n, raw_samples=raw)
+
+    def _starting_points(
+        self,
+        acqf: AcquisitionFunction,
+        problem: ProposalProblem,
+        settings: ProposalSettings,
+        seed: int,
+    ) -> Tensor:
+        front = int(is_non_dominated(problem.Y).sum())
+        n = settings.num_restarts + min(front, settings.num_restarts)
+        return gen_batch_initial_conditions(
+            acqf, problem.bounds, q=1, num_restarts=n, raw_samples=settings.raw_samples
+        )
 
 
-VARIANTS: dict[str, tuple[bool, bool]] = {
-    # name: (deterministic objectives, front starting points)
-    "default": (True, True),
-    "learned-noise": (False, True),
-    "random-starts": (True, False),
-    "neither": (False, False),
+VARIANTS: dict[str, tuple[bool, type[QNEHVISampler], ProposalSettings]] = {
+    # name: (deterministic objectives, sampler class, proposal settings)
+    "default": (True, QNEHVISampler, ProposalSettings()),
+    "learned-noise": (False, QNEHVISampler, ProposalSettings()),
+    "random-starts": (True, RandomStartsSampler, ProposalSettings()),
+    "neither": (False, RandomStartsSampler, ProposalSettings()),
 }
 
 
 def main(argv: list[str]) -> None:
     name, seeds, problems = argv[0], [int(s) for s in argv[1].split(",")], argv[2:]
-    deterministic, front_starts = VARIANTS[name]
-    if not front_starts:
-        moo.acquisition._starting_points = random_starts  # read at each proposal
-    factory = partial(moo_sampler, "qlognehvi", False, deterministic=deterministic)
+    deterministic, sampler_class, settings = VARIANTS[name]
+    factory = partial(
+        moo_sampler,
+        "qlognehvi",
+        False,
+        deterministic=deterministic,
+        settings=settings,
+        sampler_class=sampler_class,
+    )
     method = Method(f"moo-{name}", optuna_method(factory))
     torch.set_num_threads(1)
     for problem_name in problems:

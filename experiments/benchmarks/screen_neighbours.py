@@ -8,18 +8,20 @@ Usage::
 
 On NAS-Bench-201 (15,625 cells) moo scores every unseen cell by the hypervolume
 improvement of its optimistic point (mean + 2 sd) and gives the 512 best to qLogEHVI
-(``moo.acquisition._screen``). Far from the data a categorical GP is uncertain
-everywhere, so the optimistic screen can fill its 512 with distant cells and leave out
-the cells one operation away from the observed front, where TPE finds its gains. This
-variant keeps the screen's 512 *plus* every unseen cell that differs from an observed
-front cell in one coordinate, and appends one row per run (final log10 HV gap, lower is
-better) to ``results/screen_neighbours.md``. Same problems, budgets and Sobol designs
-as ``sampler_suite``; compare with the suite's ``moo-qlognehvi`` rows of the same seeds.
+(``moo.bo.optimize.screen``, the sampler's ``_screen`` hook). Far from the data a
+categorical GP is uncertain everywhere, so the optimistic screen can fill its 512 with
+distant cells and leave out the cells one operation away from the observed front, where
+TPE finds its gains. This variant keeps the screen's 512 *plus* every unseen cell that
+differs from an observed front cell in one coordinate, and appends one row per run
+(final log10 HV gap, lower is better) to ``results/screen_neighbours.md``. Same
+problems, budgets and Sobol designs as ``sampler_suite``; compare with the suite's
+``moo-qlognehvi`` rows of the same seeds.
 """
 
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -27,9 +29,10 @@ from botorch.acquisition import AcquisitionFunction
 from botorch.utils.multi_objective import is_non_dominated
 from torch import Tensor
 
-import moo.acquisition
+from experiments.benchmarks.suite.methods import Method, moo_sampler, optuna_method
 from experiments.benchmarks.suite.variants import append_row, final_gap
-from moo.acquisition import ProposalProblem
+from moo.bo import ProposalProblem, ProposalSettings
+from moo.sampler import QNEHVISampler
 
 OUT = Path(__file__).resolve().parent / "results" / "screen_neighbours.md"
 HEADER = """# Screen plus front neighbours: final log10 HV gap of moo-qlognehvi (lower is better)
@@ -42,25 +45,30 @@ sampler suite; the default's gaps are the suite's `moo-qlognehvi` rows.
 |---|---|---|---|
 """
 
-optimistic_screen = moo.acquisition._screen  # the original, kept before main() replaces it
 
-
-def screen_and_neighbours(
-    acqf: AcquisitionFunction, problem: ProposalProblem, candidates: Tensor
-) -> Tensor:
+class ScreenAndNeighbours(QNEHVISampler):
     """The optimistic screen's rows plus every candidate one coordinate from the front."""
-    front = problem.X[is_non_dominated(problem.Y)]
-    differing = (candidates.unsqueeze(1) != front.unsqueeze(0)).sum(dim=-1).min(dim=1).values
-    kept = [optimistic_screen(acqf, problem, candidates), candidates[differing <= 1]]
-    return torch.cat(kept).unique(dim=0)
+
+    def _screen(
+        self,
+        acqf: AcquisitionFunction,
+        problem: ProposalProblem,
+        candidates: Tensor,
+        settings: ProposalSettings,
+    ) -> Tensor:
+        front = problem.X[is_non_dominated(problem.Y)]
+        differing = (candidates.unsqueeze(1) != front.unsqueeze(0)).sum(dim=-1).min(dim=1).values
+        kept = [super()._screen(acqf, problem, candidates, settings), candidates[differing <= 1]]
+        return torch.cat(kept).unique(dim=0)
 
 
 def main(argv: list[str]) -> None:
     seeds, problems = [int(s) for s in argv[0].split(",")], argv[1:]
-    moo.acquisition._screen = screen_and_neighbours  # looked up at each proposal
+    factory = partial(moo_sampler, "qlognehvi", False, sampler_class=ScreenAndNeighbours)
+    method = Method("moo-screen+neighbours", optuna_method(factory))
     for problem_name in problems:
         for seed in seeds:
-            gap = final_gap(problem_name, seed)
+            gap = final_gap(problem_name, seed, method)
             append_row(OUT, HEADER, ["screen+neighbours", problem_name, seed, f"{gap:.3f}"])
 
 

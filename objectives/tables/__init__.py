@@ -6,7 +6,7 @@ NAS-Bench-201's own files, whose true fronts (``reference_front``) make it the b
 where a sampler's hypervolume gap is exact.
 """
 
-from objectives.tables._lookup import LookupTable, space_from_table
+from objectives.tables._lookup import LookupTable, TableError, space_from_table
 from objectives.tables._nb201 import (
     DEFAULT_DATA_DIR,
     NB201_OPS,
@@ -22,6 +22,7 @@ __all__ = [
     "LookupTable",
     "NasBench201",
     "ReferenceFront",
+    "TableError",
     "arch_string",
     "reference_front",
     "space_from_table",

@@ -32,9 +32,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from objectives.protocol import Domain, EvalContext, TrialResult, space_problems
+from objectives.protocol import AdapterError, Domain, EvalContext, TrialResult, space_problems
 
-__all__ = ["LookupTable", "space_from_table"]
+__all__ = ["LookupTable", "TableError", "space_from_table"]
 
 _logger = logging.getLogger(__name__)
 
@@ -42,6 +42,10 @@ Duplicates = Literal["error", "mean", "min", "max"]
 _PARQUET = (".parquet", ".pq")
 _MISSING = "missing_from_table"
 """The constraint of a config the table lacks (Optuna's convention: > 0 is infeasible)."""
+
+
+class TableError(AdapterError, ValueError):
+    """A table, or a study's use of it, that cannot serve: one line naming the column."""
 
 
 def _cell(value: Any) -> Any:
@@ -62,9 +66,9 @@ def _read(path: Path, mtime: float) -> pd.DataFrame:
             return pd.read_parquet(path)
         return pd.read_csv(path)
     except ImportError as e:  # Parquet needs pyarrow or fastparquet
-        raise ValueError(f"table {str(path)!r}: {e}".splitlines()[0]) from e
+        raise TableError(f"table {str(path)!r}: {e}".splitlines()[0]) from e
     except (ValueError, pd.errors.ParserError) as e:
-        raise ValueError(f"table {str(path)!r} cannot be read: {str(e).splitlines()[0]}") from e
+        raise TableError(f"table {str(path)!r} cannot be read: {str(e).splitlines()[0]}") from e
 
 
 def _select(
@@ -81,22 +85,22 @@ def _select(
     wanted = [*config, *metrics, *where]
     absent = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
     if absent:
-        raise ValueError(
+        raise TableError(
             f"table {path.name} has no column {', '.join(map(repr, absent))}; "
             f"its columns are {list(frame.columns)}."
         )
     named = [*config, *metrics]
     twice = sorted({c for c in named if named.count(c) > 1})
     if twice:
-        raise ValueError(f"columns {twice} are named twice (config, learned, exact); once each.")
+        raise TableError(f"columns {twice} are named twice (config, learned, exact); once each.")
     for column, value in where.items():
         frame = frame[frame[column].map(_cell) == _cell(value)]
     frame = frame.loc[:, [*config, *metrics]].dropna()
     non_numeric = [m for m in metrics if not pd.api.types.is_numeric_dtype(frame[m])]
     if non_numeric:
-        raise ValueError(f"metric columns {non_numeric} of {path.name} are not numbers.")
+        raise TableError(f"metric columns {non_numeric} of {path.name} are not numbers.")
     if frame.empty:
-        raise ValueError(
+        raise TableError(
             f"table {path.name} has no row with every config and metric value"
             + (f" where {dict(where)}" if where else "")
             + "; check `where` and the column names."
@@ -105,7 +109,7 @@ def _select(
     repeated = keys.duplicated(keep=False)
     if repeated.any() and duplicates == "error":
         first = dict(zip(config, keys[repeated].iloc[0], strict=True))
-        raise ValueError(
+        raise TableError(
             f"table {path.name}: {int(repeated.sum())} rows repeat a config (first {first}); "
             "set `duplicates: mean` (or min, max) to combine repeated measurements."
         )
@@ -119,17 +123,19 @@ def space_from_table(
     path: str | Path,
     config: Sequence[str],
     *,
+    metrics: Sequence[str] = (),
     where: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The search space a table spans, for the study YAML's ``space:``.
+    """The search space a table spans, for the study YAML's ``space:`` (``moo table-space``).
 
     Text columns become ``categorical`` parameters and numeric ones ``ordinal`` (their
-    order means something to the GP), each with every value the table holds.
+    order means something to the GP), each with every value of the rows that have every
+    one of ``metrics`` (a row without them cannot be evaluated).
 
     Example:
         >>> yaml.safe_dump(space_from_table("boards.csv", ["board", "runtime"]))
     """
-    frame = _select(Path(path), config, (), where or {}, "mean")
+    frame = _select(Path(path), config, metrics, where or {}, "mean")
     parameters: dict[str, Any] = {}
     for column in config:
         values = sorted(set(frame[column].map(_cell)))
@@ -172,11 +178,11 @@ class LookupTable:
         duplicates: Duplicates = "error",
     ) -> None:
         if not config:
-            raise ValueError("`config` must name the table's config columns; got none.")
+            raise TableError("`config` must name the table's config columns; got none.")
         if not learned and not exact:
-            raise ValueError("name the metric columns in `learned` and/or `exact`; got none.")
+            raise TableError("name the metric columns in `learned` and/or `exact`; got none.")
         if duplicates not in ("error", "mean", "min", "max"):
-            raise ValueError(f"`duplicates` must be error, mean, min or max, got {duplicates!r}.")
+            raise TableError(f"`duplicates` must be error, mean, min or max, got {duplicates!r}.")
         self.path = Path(path).resolve()
         self.config_columns = tuple(config)
         self.metric_names = (*learned, *exact)
@@ -216,7 +222,7 @@ class LookupTable:
     def _accept(self, name: str, value: Any) -> None:
         if _cell(value) not in self._column_values[name]:
             shown = sorted(map(str, self._column_values[name]))[:8]
-            raise ValueError(f"column {name!r} of {self.path.name} holds only {shown}")
+            raise TableError(f"column {name!r} of {self.path.name} holds only {shown}")
 
     def check_space(self, space: Mapping[str, Domain]) -> dict[str, str]:
         """Parameters are the config columns, with listed values the table holds."""
@@ -228,7 +234,7 @@ class LookupTable:
             if column in self.config_columns and domain.values is None:
                 problems[column] = (
                     f"{name} looks configs up by exact value, so a range proposes configs it "
-                    "lacks; list the values (`space_from_table` writes the space)."
+                    "lacks; list the values (`moo table-space` prints the space)."
                 )
         return problems
 
@@ -242,7 +248,7 @@ class LookupTable:
         row = self._row(config)
         if row is None:
             shown = {c: config[c] for c in self.config_columns}
-            raise ValueError(f"{shown} is not a row of {self.path.name} ({self.n_rows} rows).")
+            raise TableError(f"{shown} is not a row of {self.path.name} ({self.n_rows} rows).")
         return TrialResult(metrics=dict(zip(self.metric_names, map(float, row), strict=True)))
 
     def known_metrics(self, config: Mapping[str, Any]) -> dict[str, float]:

@@ -24,6 +24,7 @@ from optuna_integration import BoTorchSampler
 
 from experiments.benchmarks.suite.botorch_loop import run_botorch_loop, supports
 from experiments.benchmarks.suite.problems import BenchProblem
+from moo.bo import ProposalSettings
 from moo.keys import PROPOSE_SECONDS_KEY
 from moo.sampler import QNEHVISampler
 
@@ -127,10 +128,13 @@ def moo_sampler(
     *,
     given_ref: bool = False,
     deterministic: bool = True,
+    settings: ProposalSettings | None = None,
+    sampler_class: type[QNEHVISampler] = QNEHVISampler,
 ) -> BaseSampler:
     """moo's sampler on ``problem``. Every problem here is noiseless, so, like GPSampler's
-    ``deterministic_objective``, its GPs interpolate unless told otherwise."""
-    return QNEHVISampler(
+    ``deterministic_objective``, its GPs interpolate unless told otherwise. ``settings``
+    and ``sampler_class`` (a subclass overriding a hook) make the ablation variants."""
+    return sampler_class(
         search_space=problem.space,
         seed=seed,
         n_initial=problem.n_initial,
@@ -138,6 +142,7 @@ def moo_sampler(
         known_objectives=problem.known if known else None,
         reference_point=problem.reference_point if given_ref else None,
         deterministic_objectives=deterministic,
+        settings=settings,
     )
 
 

@@ -1,0 +1,108 @@
+"""Where the quickstart's wall time goes: training, the rest of each evaluation, the
+sampler's proposals, and the engine and storage around them.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python -m experiments.benchmarks.quickstart_wall_time
+
+Runs ``experiments/quickstart.yaml`` as ``moo run`` does (SQLite in a temporary folder,
+its own stop rule) and splits the wall time from what each proposed trial stored: the
+adapter's ``train_s``, ``prune_s``, ``quant_s``, ``export_s``, ``cost_s`` and the
+sampler's ``moo:propose_s`` (Sobol and BO proposals apart). What the trials' own spans
+(``datetime_start`` to ``datetime_complete``) do not cover, and what they cover beyond
+those parts, is the engine: storage writes, siblings, hypervolume, the stop rule.
+Writes ``results/quickstart_wall_time.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import optuna
+
+from moo.config import load_study_config
+from moo.keys import PROPOSE_SECONDS_KEY, SIBLING_KEY
+from moo.study import StudyRun, create_study
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = Path(__file__).resolve().parent / "results" / "quickstart_wall_time.md"
+_ADAPTER_PARTS = ("train_s", "prune_s", "quant_s", "export_s", "cost_s")
+
+
+def run_quickstart(folder: Path) -> tuple[optuna.Study, float]:
+    """The quickstart study run to its stop rule in ``folder``; and its wall seconds."""
+    config = load_study_config(ROOT / "experiments" / "quickstart.yaml")
+    study = create_study(config, storage=f"sqlite:///{folder}/quickstart.db")
+    started = time.perf_counter()
+    StudyRun(study, config).run()
+    return study, time.perf_counter() - started
+
+
+def breakdown(study: optuna.Study, wall_s: float) -> dict[str, float]:
+    """Seconds per part of the run (see the module docstring)."""
+    own = [t for t in study.get_trials(deepcopy=False) if SIBLING_KEY not in t.user_attrs]
+    parts = {name: sum(float(t.user_attrs.get(name, 0.0)) for t in own) for name in _ADAPTER_PARTS}
+    kind = [t.system_attrs.get("moo:proposal") for t in own]
+    propose = [float(t.system_attrs.get(PROPOSE_SECONDS_KEY, 0.0)) for t in own]
+    spans = sum(
+        (t.datetime_complete - t.datetime_start).total_seconds()
+        for t in own
+        if t.datetime_complete and t.datetime_start
+    )
+    parts["propose_sobol_s"] = sum(s for s, k in zip(propose, kind, strict=True) if k == "sobol")
+    parts["propose_bo_s"] = sum(s for s, k in zip(propose, kind, strict=True) if k == "bo")
+    parts["engine_in_trials_s"] = spans - sum(parts.values())
+    parts["engine_between_trials_s"] = wall_s - spans
+    parts["trials"] = len(own)
+    parts["bo_proposals"] = sum(k == "bo" for k in kind)
+    return parts
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    argv = sys.argv[1:] if argv is None else argv
+    with tempfile.TemporaryDirectory() as tmp:
+        study, wall_s = run_quickstart(Path(tmp))
+        parts = breakdown(study, wall_s)
+    command = shlex.join(
+        ["OMP_NUM_THREADS=1", "python", "-m", "experiments.benchmarks.quickstart_wall_time"]
+    )
+    OUT.write_text(_markdown(parts, wall_s, command))
+    print(OUT.read_text())
+    return parts
+
+
+def _markdown(parts: dict[str, float], wall_s: float, command: str) -> str:
+    seconds = {k: v for k, v in parts.items() if k.endswith("_s")}
+    rows = "\n".join(
+        f"| {name[:-2]} | {s:.1f} | {100 * s / wall_s:.0f}% |" for name, s in seconds.items()
+    )
+    return f"""# Quickstart: where the wall time goes
+
+Command (from the repository root, on the shared 2-core machine):
+
+    {command}
+
+`experiments/quickstart.yaml` run to its stop rule: {parts["trials"]:.0f} proposed trials
+({parts["bo_proposals"]:.0f} BO proposals), {wall_s:.1f} s of wall time. Parts are sums
+over the proposed trials (siblings come free with them); `engine_in_trials` is the rest
+of the trials' own spans (suggesting, checking, storing metrics and siblings),
+`engine_between_trials` the time outside them (hypervolume, stop rule, storage reads).
+Machine load from other jobs is in every figure.
+
+| part | seconds | share of wall time |
+|---|---|---|
+{rows}
+"""
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.simplefilter("ignore")
+    main()
