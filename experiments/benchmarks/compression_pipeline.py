@@ -3,7 +3,7 @@
 Usage (from the repository root, FSDD in ``../shared/data/fsdd``)::
 
     OMP_NUM_THREADS=1 python -m experiments.benchmarks.compression_pipeline
-        [--seeds 0 1 2] [--tasks digits fsdd] [--study-budget 24] [--skip-studies]
+        [--seeds 0 1 2] [--tasks digits fsdd] [--study-budget 16] [--part all|grid|studies]
 
 Part 1, the grid: on each task one student architecture is trained per seed (and the
 task's teacher once per seed), then compressed at every bits x prune ratio x prune kind
@@ -21,7 +21,9 @@ rule, run per seed with the issue's new parameters in the space (``quant``,
 defaults), on one Sobol design size, sharing one model cache. Hypervolume after n
 proposed trials, both arms of a seed on one scale (as ``known_objectives_digits``).
 
-Writes ``results/compression_pipeline.md`` and ``results/compression_pipeline.png``.
+Writes ``results/compression_pipeline.md`` and ``results/compression_pipeline.png``
+(``--part studies`` replaces only the part-2 section of an existing results file, so the
+two parts can run as two processes).
 """
 
 from __future__ import annotations
@@ -90,9 +92,10 @@ NEW_PARAMETERS: dict[str, dict[str, Any]] = {
 }
 STUDIES = {"digits": "quickstart.yaml", "fsdd": "kws_fsdd.yaml"}
 #: Sobol design of both arms of part 2 (the YAMLs' 16 and 12 leave few BO steps).
-STUDY_INITIAL = 10
-#: FSDD study training, reduced like part 1.
-STUDY_OPTIONS = {"fsdd": {"epochs": 4, "finetune_epochs": 1}}
+STUDY_INITIAL = 8
+#: FSDD study training, reduced more than in part 1 to fit the machine.
+STUDY_OPTIONS = {"fsdd": {"epochs": 3, "finetune_epochs": 1}}
+PART_2 = "## Part 2"
 
 
 def _shape(metrics: dict[str, float], siblings: Sequence[Any]) -> list[tuple[float, ...]]:
@@ -234,9 +237,9 @@ def study(task: str, seed: int, budget: int, new: bool, storage: str) -> optuna.
 
 
 def studies(tasks: Sequence[str], seeds: Sequence[int], budget: int, tmp: Path) -> list[str]:
-    points = sorted({n for n in (10, 15, 20, budget) if n <= budget})
+    points = sorted({n for n in (8, 12, 16, 20, budget) if n <= budget})
     lines = [
-        "## Part 2: does the front move with the new parameters in the space?",
+        f"{PART_2}: does the front move with the new parameters in the space?",
         "",
         f"Budget stop rule, {budget} proposed trials (+ their device siblings), Sobol design "
         f"of {STUDY_INITIAL} for both arms; FSDD trials train {STUDY_OPTIONS['fsdd']} epochs. "
@@ -272,8 +275,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--tasks", nargs="+", default=["digits", "fsdd"], choices=list(STUDENTS))
-    parser.add_argument("--study-budget", type=int, default=24)
-    parser.add_argument("--skip-studies", action="store_true")
+    parser.add_argument("--study-budget", type=int, default=16)
+    parser.add_argument("--part", choices=["all", "grid", "studies"], default="all")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
@@ -299,17 +302,22 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[dict[str, Any]] = []
     lines = list(header)
     with tempfile.TemporaryDirectory() as tmp:
-        for task in args.tasks:
-            for seed in args.seeds:
-                rows += grid(task, seed, Path(tmp) / "grid")
-            lines += grid_table(rows, task)
+        if args.part != "studies":
+            for task in args.tasks:
+                for seed in args.seeds:
+                    rows += grid(task, seed, Path(tmp) / "grid")
+                lines += grid_table(rows, task)
+                OUT.write_text("\n".join(lines) + "\n")
+            plot(rows, args.tasks)
+            lines += [f"![accuracy per compression and variant]({PLOT.name})", ""]
             OUT.write_text("\n".join(lines) + "\n")
-        plot(rows, args.tasks)
-        lines += [f"![accuracy per compression and variant]({PLOT.name})", ""]
-        OUT.write_text("\n".join(lines) + "\n")
-        if not args.skip_studies:
-            lines += studies(args.tasks, args.seeds, args.study_budget, Path(tmp))
-    lines += ["", f"Total time: {time.perf_counter() - start:.0f} s."]
+        if args.part != "grid":
+            part_2 = studies(args.tasks, args.seeds, args.study_budget, Path(tmp))
+            if args.part == "studies":  # keep part 1 of the results file
+                lines = [*OUT.read_text().split(PART_2)[0].rstrip("\n").split("\n"), ""]
+                part_2[2] += f" Command: `{command}`."
+            lines += part_2
+    lines += ["", f"Time of this command: {time.perf_counter() - start:.0f} s."]
     OUT.write_text("\n".join(lines) + "\n")
     print(f"wrote {OUT}", file=sys.stderr)
 

@@ -279,73 +279,53 @@ def compress(
         if teacher_logits is None:
             raise ValueError("`teacher_logits` are needed when the compression distils.")
         kd = Distillation(teacher_logits, compression.kd_temperature, compression.kd_alpha)
-    steps = _Steps(data, task, compression, finetunes, calibration, seed, kd)
+    seconds = {"prune": 0.0, "quant": 0.0}
+
+    def fine_tune(net: nn.Module, settings: TrainSettings, seed_offset: int, what: str) -> None:
+        if settings.epochs > 0:
+            fit(net, data, task.kind, settings, seed=seed + seed_offset, what=what, distill=kd)
+
+    def prune_step(net: nn.Sequential, *, train: bool) -> nn.Sequential:
+        """Prune, and fine-tune in float if ``train``."""
+        start = time.perf_counter()
+        net = _prune_in_place(net, compression, task)
+        if train and compression.prune_kind != "none":
+            fine_tune(net, finetunes.prune, 1, "pruning fine-tune")
+        seconds["prune"] += time.perf_counter() - start
+        return net
+
+    def quantize_step(chain: nn.Sequential, *, train: bool) -> nn.Sequential:
+        """Fake quantizers on a folded chain, calibrated; with ``train`` QAT follows and a
+        second calibration on the final weights, as onnxruntime's will be."""
+        start = time.perf_counter()
+        scored = add_fake_quant(chain, compression.bits)
+        if scored is not chain:
+            calibrate(scored, calibration)
+            if train:
+                fine_tune(scored, finetunes.quantize, 2, "QAT fine-tune")
+                calibrate(scored, calibration)
+        seconds["quant"] += time.perf_counter() - start
+        return scored
+
     qat = compression.quant == "qat"
     if compression.pipeline == "prune_then_quantize":
-        model = steps.prune(model, finetune=True)
+        model = prune_step(model, train=True)
         pruned = pruned_counts(model)
         chain = fold_batchnorm(model)
         if compression.prune_kind == "unstructured":
             freeze_zeros(chain)  # folding rebuilt the layers without their masks
-        scored = steps.quantize(chain, finetune=qat)
+        scored = quantize_step(chain, train=qat)
     else:
-        scored = steps.quantize(fold_batchnorm(model), finetune=qat)
+        scored = quantize_step(fold_batchnorm(model), train=qat)
         bake_weights(scored)
-        chain = steps.prune(strip_act_quant(scored), finetune=not qat)
+        chain = prune_step(strip_act_quant(scored), train=not qat)
         pruned = pruned_counts(chain)
-        scored = steps.quantize(chain, finetune=False)
-        if qat:
-            steps.finetune_quantized(scored)
+        scored = quantize_step(chain, train=False)
+        if qat:  # the pruning fine-tune, under the quantizers
+            start = time.perf_counter()
+            fine_tune(scored, finetunes.prune, 1, "pruning fine-tune under QAT")
+            calibrate(scored, calibration)
+            seconds["prune"] += time.perf_counter() - start
     bake_weights(scored)
-    return Compressed(scored.eval(), strip_act_quant(scored), pruned, steps.prune_s, steps.quant_s)
-
-
-class _Steps:
-    """The stages of ``compress``, each timing itself; fine-tunes distil when ``kd``."""
-
-    def __init__(
-        self,
-        data: TaskData,
-        task: TaskSpec,
-        compression: Compression,
-        finetunes: FineTunes,
-        calibration: np.ndarray,
-        seed: int,
-        kd: Distillation | None,
-    ) -> None:
-        self.data, self.task, self.compression = data, task, compression
-        self.finetunes, self.calibration, self.seed, self.kd = finetunes, calibration, seed, kd
-        self.prune_s = self.quant_s = 0.0
-
-    def _fit(self, model: nn.Module, settings: TrainSettings, seed: int, what: str) -> None:
-        if settings.epochs > 0:
-            fit(model, self.data, self.task.kind, settings, seed=seed, what=what, distill=self.kd)
-
-    def prune(self, model: nn.Sequential, *, finetune: bool) -> nn.Sequential:
-        """Prune, and fine-tune in float if ``finetune``."""
-        start = time.perf_counter()
-        model = _prune_in_place(model, self.compression, self.task)
-        if finetune and self.compression.prune_kind != "none":
-            self._fit(model, self.finetunes.prune, self.seed + 1, "pruning fine-tune")
-        self.prune_s += time.perf_counter() - start
-        return model
-
-    def quantize(self, chain: nn.Sequential, *, finetune: bool) -> nn.Sequential:
-        """Fake quantizers on a folded chain, calibrated; with ``finetune`` QAT follows,
-        and a second calibration on the final weights, as onnxruntime's will be."""
-        start = time.perf_counter()
-        scored = add_fake_quant(chain, self.compression.bits)
-        if scored is not chain:
-            calibrate(scored, self.calibration)
-            if finetune:
-                self._fit(scored, self.finetunes.quantize, self.seed + 2, "QAT fine-tune")
-                calibrate(scored, self.calibration)
-        self.quant_s += time.perf_counter() - start
-        return scored
-
-    def finetune_quantized(self, scored: nn.Sequential) -> None:
-        """The pruning fine-tune of a network pruned after QAT: under its quantizers."""
-        start = time.perf_counter()
-        self._fit(scored, self.finetunes.prune, self.seed + 1, "pruning fine-tune under QAT")
-        calibrate(scored, self.calibration)
-        self.prune_s += time.perf_counter() - start
+    exported = strip_act_quant(scored)
+    return Compressed(scored.eval(), exported, pruned, seconds["prune"], seconds["quant"])
