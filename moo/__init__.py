@@ -22,6 +22,7 @@ from typing import Any
 from moo import protocol
 
 _HOMES = {
+    "moo.bo.settings": ("ProposalSettings",),  # plain Python: cheap
     "moo.config": ("StudyConfig", "load_study_config"),
     "moo.convergence": ("AnyOf", "HypervolumeStall", "MaxTime", "MaxTrials", "StopRule"),
     "moo.errors": (
