@@ -23,6 +23,7 @@ from moo import protocol
 
 _HOMES = {
     "moo.config": ("StudyConfig", "load_study_config"),
+    "moo.bo.settings": ("ProposalSettings",),
     "moo.convergence": ("AnyOf", "HypervolumeStall", "MaxTime", "MaxTrials", "StopRule"),
     "moo.errors": (
         "ConfigError",
