@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ from optuna.samplers import BaseSampler, GPSampler, NSGAIISampler, RandomSampler
 from optuna.storages import RDBStorage, fail_stale_trials
 from optuna.trial import FrozenTrial, create_trial
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from moo.adapters import check_space
 from moo.config import (
@@ -98,6 +100,12 @@ _logger = logging.getLogger("moo")
 
 
 # ---------------------------------------------------------------------- storage and study
+_SCHEMA_RACE_ATTEMPTS = 5
+"""Opens of a new database that may lose the race to create its tables (see below)."""
+_SCHEMA_RACE_MARKERS = ("already exists", "UNIQUE constraint failed", "duplicate key")
+"""How SQLite and PostgreSQL say that another process created a table or row first."""
+
+
 def open_storage(
     url: str,
     *,
@@ -129,15 +137,27 @@ def open_storage(
         if database is not None:
             database.parent.mkdir(parents=True, exist_ok=True)
         warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats: stable since 2.8
-        return HeartbeatStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-            heartbeat_stale_trial_callback=RequeueStaleTrial(max_retry=max_retry),
-            skip_compatibility_check=checked,
-            skip_table_creation=checked,
-        )
+        for attempt in range(_SCHEMA_RACE_ATTEMPTS):
+            try:
+                return HeartbeatStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                    heartbeat_stale_trial_callback=RequeueStaleTrial(max_retry=max_retry),
+                    skip_compatibility_check=checked,
+                    skip_table_creation=checked,
+                )
+            except DBAPIError as error:
+                # SQLAlchemy checks for each table, then creates it, and Optuna then inserts
+                # the schema version: two processes opening a new database together (two
+                # workers, a run and a `moo status`) both see them missing and the slower one
+                # fails. The tables exist now; open again.
+                lost_race = any(marker in str(error) for marker in _SCHEMA_RACE_MARKERS)
+                if not lost_race or attempt == _SCHEMA_RACE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)  # let the winner commit what it created
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _storage_for(config: StudyConfig, url: str | None, *, checked: bool = False) -> RDBStorage:

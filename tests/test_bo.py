@@ -14,6 +14,7 @@ from botorch.acquisition.multi_objective.logei import (
     qLogExpectedHypervolumeImprovement,
     qLogNoisyExpectedHypervolumeImprovement,
 )
+from botorch.models import ModelListGP
 from botorch.test_functions.multi_objective import BraninCurrin
 from botorch.utils.multi_objective import is_non_dominated
 from botorch.utils.multi_objective.hypervolume import Hypervolume
@@ -28,7 +29,7 @@ from moo.bo import (
     reference_point,
 )
 from moo.bo.acquisitions import mean_front
-from moo.bo.models import hyperparameters
+from moo.bo.models import hyperparameters, split_outputs
 from moo.bo.optimize import (
     dedupe,
     local_search,
@@ -362,3 +363,41 @@ def test_settings_name_what_is_wrong() -> None:
         ProposalSettings(num_restarts=0)
     with pytest.raises(TypeError, match=r"ehvi_after must be a number, got 'x'"):
         ProposalSettings(ehvi_after="x")  # type: ignore[arg-type]
+
+
+def test_a_split_gp_predicts_and_warm_starts_as_the_batched_one() -> None:
+    X, Y = branin_currin_data(40)
+    problem = ProposalProblem(X=X, Y=Y, bounds=torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
+    batched, _ = fit_model(problem, ProposalSettings(split_after=None))
+    split, _ = fit_model(problem, ProposalSettings(split_after=39))
+    assert isinstance(split, ModelListGP) and not isinstance(batched, ModelListGP)
+    test = torch.rand(64, 1, 2, generator=torch.Generator().manual_seed(1), dtype=torch.double)
+    with torch.no_grad():
+        a, b = batched.posterior(test), split.posterior(test)
+        assert torch.allclose(a.mean, b.mean, rtol=1e-9, atol=1e-9)
+        assert torch.allclose(a.variance, b.variance, rtol=1e-9, atol=1e-12)
+    # The next fit warm-starts from the stored state whichever form the model took.
+    assert hyperparameters(split, problem) == hyperparameters(batched, problem)
+
+
+def test_a_gp_that_cannot_be_split_stays_batched() -> None:
+    space = discrete_space(4, 3, categorical=True)
+    problem, _ = sampled_problem(space, 12)
+    gp = fit_gp(problem.X, problem.Y, list(problem.categorical_dims))
+    assert split_outputs(gp) is gp  # MixedSingleTaskGP has no subset_output
+
+
+@pytest.mark.parametrize(("n", "held"), [(21, True), (22, False)])
+def test_past_hold_after_a_warm_start_is_refit_on_every_second_observation_count(
+    n: int, held: bool
+) -> None:
+    X, Y = branin_currin_data(n)
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.double)
+    earlier = ProposalProblem(X=X[:-3], Y=Y[:-3], bounds=bounds)
+    warm = hyperparameters(fit_model(earlier)[0], earlier)
+    settings = ProposalSettings(warm_start_after=10, hold_after=20, refit_every=2)
+    problem = ProposalProblem(X=X, Y=Y, bounds=bounds, warm_start=warm)
+    model, _ = fit_model(problem, settings)
+    assert (hyperparameters(model, problem) == warm) is held
+    with torch.no_grad():  # held or not, the GP is conditioned on every observation
+        assert float((model.posterior(X).mean - Y).abs().max()) < 0.1 * float(Y.std())

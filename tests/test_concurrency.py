@@ -6,6 +6,7 @@ import itertools
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from moo.config import load_study_config
 from moo.history import initial_design, proposed
 from moo.keys import PROPOSAL_SEED_KEY
 from moo.rng import derive_seed
-from moo.study import StudyRun, create_study, load_study
+from moo.study import StudyRun, create_study, load_study, open_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 WriteStudy = Callable[..., Path]
@@ -31,6 +32,36 @@ def _resume(name: str, folder: str) -> None:
     os.chdir(folder)
     sys.argv = ["moo", "resume", name]
     main()
+
+
+def _open_together(url: str, *, workers: int) -> list[BaseException]:
+    """Open ``url`` from ``workers`` threads released at the same moment; their errors."""
+    start = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def open_at_once() -> None:
+        start.wait()
+        try:
+            open_storage(url).get_all_studies()
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_at_once) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def test_workers_opening_a_new_database_together_all_get_a_storage(tmp_path: Path) -> None:
+    """Each checked for Optuna's tables, then created them: of six workers opening a new
+    SQLite file at once, the slower ones failed with "table studies already exists" or a
+    duplicate schema version (every one of 10 tries before the fix; seen in CI when a test
+    polled a study its `moo run` child was creating)."""
+    for attempt in range(5):
+        errors = _open_together(f"sqlite:///{tmp_path / f'new{attempt}.db'}", workers=6)
+        assert errors == [], f"try {attempt}: {errors[0]}"
 
 
 @pytest.mark.slow

@@ -14,7 +14,10 @@ gap to the true front, lower is better) to ``results/sampler_ablation.md``. Vari
 - ``learned-noise``: the GPs learn a noise level (``deterministic_objectives=False``);
 - ``random-starts``: the acquisition optimizer starts only from BoTorch's raw-sample
   restarts, not from observed front points;
-- ``neither``: both taken out (the sampler before the two changes).
+- ``neither``: both taken out (the sampler before the two changes);
+- ``no-front-starts``, ``no-ehvi-switch``, ``no-screen``, ``no-local-steps``,
+  ``no-warm-start``, ``no-split``: one ``ProposalSettings`` heuristic off each (the
+  front starts here without RandomStartsSampler's extra random restarts).
 """
 
 from __future__ import annotations
@@ -64,12 +67,24 @@ class RandomStartsSampler(QNEHVISampler):
         )
 
 
+def _off(**changes: object) -> tuple[bool, type[QNEHVISampler], ProposalSettings]:
+    """The default with one heuristic of ``ProposalSettings`` changed (switched off)."""
+    return True, QNEHVISampler, ProposalSettings(**changes)  # type: ignore[arg-type]
+
+
 VARIANTS: dict[str, tuple[bool, type[QNEHVISampler], ProposalSettings]] = {
     # name: (deterministic objectives, sampler class, proposal settings)
     "default": (True, QNEHVISampler, ProposalSettings()),
     "learned-noise": (False, QNEHVISampler, ProposalSettings()),
     "random-starts": (True, RandomStartsSampler, ProposalSettings()),
     "neither": (False, RandomStartsSampler, ProposalSettings()),
+    # One heuristic off each, by its setting:
+    "no-front-starts": _off(front_starts=False),
+    "no-ehvi-switch": _off(ehvi_after=None),
+    "no-screen": _off(screen_size=None),
+    "no-local-steps": _off(local_steps=0),
+    "no-warm-start": _off(warm_start_after=None),
+    "no-split": _off(split_after=None),
 }
 
 

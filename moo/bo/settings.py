@@ -53,6 +53,17 @@ class ProposalSettings:
             determined and a cold fit is cheap. ``None``: always cold.
         warm_start_max_abs: A warm start with a raw hyperparameter beyond this has
             drifted (a flat likelihood far from the defaults) and is dropped.
+        split_after: Past this many observations a fitted multi-output GP is split into
+            one GP per output (same hyperparameters, same predictions): gpytorch copies a
+            batched ``n x n`` cache for every candidate it scores, where one GP per
+            output needs one matrix product. Below it the batched GP is cheaper (one
+            posterior call instead of one per output). ``None``: never split.
+        hold_after: Past this many observations a warm-started GP keeps the last
+            proposal's hyperparameters unless the number of observations is a multiple
+            of ``refit_every``: one observation more barely moves the optimum of a
+            likelihood of hundreds, and the fit is the largest part of such a proposal.
+            ``None``: refit at every proposal.
+        refit_every: See ``hold_after``.
         fit_maxiter: L-BFGS steps of a cold hyperparameter fit.
         warm_fit_maxiter: L-BFGS steps of a warm-started fit (its optimum moved little).
         reference_margin: The inferred reference point lies this share of each
@@ -76,6 +87,9 @@ class ProposalSettings:
     dedupe_pool: int = 2048
     warm_start_after: int | None = 48
     warm_start_max_abs: float = 1e3
+    split_after: int | None = 200
+    hold_after: int | None = 200
+    refit_every: int = 2
     fit_maxiter: int = 100
     warm_fit_maxiter: int = 20
     reference_margin: float = REFERENCE_MARGIN
@@ -96,4 +110,11 @@ class ProposalSettings:
 
 
 # Counts without which a proposal cannot run at all.
-_AT_LEAST_ONE = ("num_restarts", "raw_samples", "mc_samples", "ehvi_mc_samples", "threads")
+_AT_LEAST_ONE = (
+    "num_restarts",
+    "raw_samples",
+    "mc_samples",
+    "ehvi_mc_samples",
+    "refit_every",
+    "threads",
+)

@@ -13,8 +13,9 @@ study may propose, with one line for each way a study file can disagree with it:
 - a space parameter that is not a config column, or a config column the space lacks,
   and a value the column never holds, refuse the study before any trial runs
   (``check_space``); continuous ranges too, as a lookup needs listed values
-  (``space_from_table`` writes the space the table spans);
-- a table with holes (a config whose combination of values was never measured):
+  (``moo table-space``, over ``space_from_table``, prints the space the table spans);
+- a table with holes (a combination of values never measured, or a row missing one of the
+  study's metrics, which cannot be evaluated either):
   ``check`` marks such configs infeasible (constraint ``missing_from_table``), so they
   are never evaluated and the sampler learns where the holes are. Its ``exact`` metrics
   are learned too then: the acquisition scores configs the table lacks, and a lookup
