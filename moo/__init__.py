@@ -24,6 +24,7 @@ from moo import protocol
 _HOMES = {
     "moo.bo.settings": ("ProposalSettings",),  # plain Python: cheap
     "moo.config": ("StudyConfig", "load_study_config"),
+    "moo.bo.settings": ("ProposalSettings",),
     "moo.convergence": ("AnyOf", "HypervolumeStall", "MaxTime", "MaxTrials", "StopRule"),
     "moo.errors": (
         "ConfigError",

@@ -3,7 +3,7 @@
 Usage (from the repository root, FSDD in ``../shared/data/fsdd``)::
 
     OMP_NUM_THREADS=1 python -m experiments.benchmarks.compression_pipeline
-        [--seeds 0 1 2] [--tasks digits fsdd] [--study-budget 16] [--part all|grid|studies]
+        [--seeds 0 1 2] [--tasks digits fsdd] [--study-budget 12] [--part all|grid|studies]
 
 Part 1, the grid: on each task one student architecture is trained per seed (and the
 task's teacher once per seed), then compressed at every bits x prune ratio x prune kind
@@ -22,8 +22,8 @@ defaults), on one Sobol design size, sharing one model cache. Hypervolume after 
 proposed trials, both arms of a seed on one scale (as ``known_objectives_digits``).
 
 Writes ``results/compression_pipeline.md`` and ``results/compression_pipeline.png``
-(``--part studies`` replaces only the part-2 section of an existing results file, so the
-two parts can run as two processes).
+(``--part studies`` adds its rows to the part-2 table of an existing results file, so the
+parts and the tasks can run as separate processes).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ NEW_PARAMETERS: dict[str, dict[str, Any]] = {
 }
 STUDIES = {"digits": "quickstart.yaml", "fsdd": "kws_fsdd.yaml"}
 #: Sobol design of both arms of part 2 (the YAMLs' 16 and 12 leave few BO steps).
-STUDY_INITIAL = 8
+STUDY_INITIAL = 6
 #: FSDD study training, reduced more than in part 1 to fit the machine.
 STUDY_OPTIONS = {"fsdd": {"epochs": 3, "finetune_epochs": 1}}
 PART_2 = "## Part 2"
@@ -236,9 +236,12 @@ def study(task: str, seed: int, budget: int, new: bool, storage: str) -> optuna.
     return created
 
 
-def studies(tasks: Sequence[str], seeds: Sequence[int], budget: int, tmp: Path) -> list[str]:
-    points = sorted({n for n in (8, 12, 16, 20, budget) if n <= budget})
-    lines = [
+def studies(
+    tasks: Sequence[str], seeds: Sequence[int], budget: int, tmp: Path
+) -> tuple[list[str], list[str]]:
+    """The header and the rows of part 2's table."""
+    points = sorted({n for n in (STUDY_INITIAL, 12, 16, 20, budget) if n <= budget})
+    header = [
         f"{PART_2}: does the front move with the new parameters in the space?",
         "",
         f"Budget stop rule, {budget} proposed trials (+ their device siblings), Sobol design "
@@ -249,6 +252,7 @@ def studies(tasks: Sequence[str], seeds: Sequence[int], budget: int, tmp: Path) 
         "| task | seed | space | " + " | ".join(f"HV @ {n}" for n in points) + " |",
         "|---|---|---|" + "---|" * len(points),
     ]
+    lines: list[str] = []
     for task in tasks:
         log = load_study_config(ROOT / "experiments" / STUDIES[task]).log_objectives
         gains = []
@@ -268,14 +272,14 @@ def studies(tasks: Sequence[str], seeds: Sequence[int], budget: int, tmp: Path) 
             + ", ".join(f"{g:+.4f}" for g in gains)
             + ") |"
         )
-    return lines
+    return header, lines
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--tasks", nargs="+", default=["digits", "fsdd"], choices=list(STUDENTS))
-    parser.add_argument("--study-budget", type=int, default=16)
+    parser.add_argument("--study-budget", type=int, default=12)
     parser.add_argument("--part", choices=["all", "grid", "studies"], default="all")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -312,12 +316,19 @@ def main(argv: list[str] | None = None) -> None:
             lines += [f"![accuracy per compression and variant]({PLOT.name})", ""]
             OUT.write_text("\n".join(lines) + "\n")
         if args.part != "grid":
-            part_2 = studies(args.tasks, args.seeds, args.study_budget, Path(tmp))
-            if args.part == "studies":  # keep part 1 of the results file
-                lines = [*OUT.read_text().split(PART_2)[0].rstrip("\n").split("\n"), ""]
-                part_2[2] += f" Command: `{command}`."
-            lines += part_2
-    lines += ["", f"Time of this command: {time.perf_counter() - start:.0f} s."]
+            header, rows_2 = studies(args.tasks, args.seeds, args.study_budget, Path(tmp))
+            if args.part == "studies":  # keep what the results file has, add these rows
+                lines = OUT.read_text().rstrip("\n").split("\n")
+                if not any(line.startswith(PART_2) for line in lines):
+                    lines += ["", *header]
+            else:
+                lines += header
+            lines += rows_2
+    elapsed = f"{time.perf_counter() - start:.0f} s"
+    if args.part == "studies":
+        lines.append(f"| | | `{command}` took {elapsed} |")
+    else:
+        lines += ["", f"Time of this command: {elapsed}."]
     OUT.write_text("\n".join(lines) + "\n")
     print(f"wrote {OUT}", file=sys.stderr)
 

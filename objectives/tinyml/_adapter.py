@@ -242,27 +242,23 @@ class _TinyMLAdapter:
         lr = spec.lr if lr is None else lr
         self.train_settings = TrainSettings(spec.epochs if epochs is None else epochs, batch, lr)
         finetune = spec.finetune_epochs if finetune_epochs is None else finetune_epochs
-        stages = {
-            "finetune_epochs": finetune,
-            "prune_finetune_epochs": finetune
-            if prune_finetune_epochs is None
-            else prune_finetune_epochs,
-            "quant_finetune_epochs": finetune
-            if quant_finetune_epochs is None
-            else quant_finetune_epochs,
-        }
+        prune_epochs = finetune if prune_finetune_epochs is None else prune_finetune_epochs
+        quant_epochs = finetune if quant_finetune_epochs is None else quant_finetune_epochs
+        if min(finetune, prune_epochs, quant_epochs) < 0:
+            raise OptionsError(
+                "`finetune_epochs`, `prune_finetune_epochs` and `quant_finetune_epochs` must be "
+                f">= 0, got {finetune}, {prune_epochs} and {quant_epochs}."
+            )
+        finetune_lr = lr * _FINETUNE_LR_SCALE
         self.finetunes = FineTunes(
-            prune=TrainSettings(stages["prune_finetune_epochs"], batch, lr * _FINETUNE_LR_SCALE),
-            quantize=TrainSettings(stages["quant_finetune_epochs"], batch, lr * _FINETUNE_LR_SCALE),
+            prune=TrainSettings(prune_epochs, batch, finetune_lr),
+            quantize=TrainSettings(quant_epochs, batch, finetune_lr),
         )
         if min(self.train_settings.epochs, batch, calibration_size) < 1 or not lr > 0:
             raise OptionsError(
                 f"`epochs`, `batch_size` and `calibration_size` must be >= 1 and `lr` > 0, got "
                 f"{self.train_settings.epochs}, {batch}, {calibration_size} and {lr}."
             )
-        negative = {name: value for name, value in stages.items() if value < 0}
-        if negative:
-            raise OptionsError(f"fine-tune epochs must be >= 0, got {negative}.")
         self.calibration_size = calibration_size
         self.data_dir = Path(data_dir) if data_dir is not None else None
         if task == "fsdd":
@@ -556,7 +552,8 @@ class _TinyMLAdapter:
     def _recipe(self, compression: Compression) -> dict[str, Any]:
         """How a model was compressed, for its bundle's manifest."""
         recipe: dict[str, Any] = dataclasses.asdict(compression)
-        recipe["prune_finetune_epochs"] = self.finetunes.prune.epochs
+        if compression.prune_kind != "none":
+            recipe["prune_finetune_epochs"] = self.finetunes.prune.epochs
         if compression.quant == "qat":
             recipe["quant_finetune_epochs"] = self.finetunes.quantize.epochs
         if compression.distill != "none":

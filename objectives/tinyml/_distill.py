@@ -30,10 +30,9 @@ __all__ = ["DISTILL_MODES", "TEACHERS", "Distillation", "distillation_loss"]
 
 DISTILL_MODES = ("none", "logits")
 
-#: The teacher of each task that has one: a CNN wider and deeper than most students of
-#: the task's search space, which trains to the best float accuracy of the study spaces
-#: in the task's default epochs (digits 0.99, FSDD 0.99; see
-#: experiments/benchmarks/results/compression_pipeline.md).
+#: The teacher of each task that has one: a fixed CNN wider than most students of the
+#: task's search space (and as deep as its pooling allows on FSDD's 10 MFCC columns), so
+#: that it is a strong float model within the task's default training epochs.
 TEACHERS: dict[str, ArchSpec] = {
     "digits": ArchSpec("cnn", width=32, depth=2, kernel=3),
     "fsdd": ArchSpec("cnn", width=32, depth=3, kernel=3),
