@@ -22,7 +22,6 @@ from typing import Any
 from moo import protocol
 
 _HOMES = {
-    "moo.bo.settings": ("ProposalSettings",),  # plain Python: cheap
     "moo.config": ("StudyConfig", "load_study_config"),
     "moo.bo.settings": ("ProposalSettings",),
     "moo.convergence": ("AnyOf", "HypervolumeStall", "MaxTime", "MaxTrials", "StopRule"),
