@@ -264,6 +264,7 @@ def test_local_search_climbs_to_an_unseen_config_no_neighbour_beats() -> None:
     assert pool_value <= value
 
 
+@pytest.mark.slow
 def test_a_mixed_space_goes_to_the_alternating_optimizer() -> None:
     space = SearchSpace.from_dict(
         {

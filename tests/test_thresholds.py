@@ -171,6 +171,7 @@ class RecordingSampler(QNEHVISampler):
         return ref
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("threshold", [None, 0.9])
 def test_the_acquisition_and_the_reported_hypervolume_share_one_reference(
     write_study: WriteStudy, threshold: float | None
