@@ -67,7 +67,9 @@ def _heavy_imports(args: list[str], code: Path, cwd: Path) -> list[str]:
     return [name for name in HEAVY if name in names]
 
 
-def _make_study(folder: Path, trials: int) -> None:
+def _make_study(folder: Path, trials: int, code: Path) -> None:
+    """The study, written by ``code``: the oldest checkout, as newer ones read old studies
+    but an old one refuses the config keys added since."""
     sys.path.insert(0, str(REPO))
     from tests.conftest import study_dict
 
@@ -79,7 +81,7 @@ def _make_study(folder: Path, trials: int) -> None:
     subprocess.run(
         [sys.executable, "-m", "moo", "run", str(path)],
         cwd=folder,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, "PYTHONPATH": str(code)},
         check=True,
         capture_output=True,
     )
@@ -98,7 +100,7 @@ def main() -> None:
     heavy: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        _make_study(folder, args.trials)
+        _make_study(folder, args.trials, next(iter(checkouts.values())))
         for _ in range(args.repeats):
             for name, code in checkouts.items():
                 for command in COMMANDS:
