@@ -33,7 +33,7 @@ from botorch.utils.multi_objective import is_non_dominated
 from torch import Tensor
 
 from experiments.benchmarks.suite.methods import Method, moo_sampler, optuna_method
-from experiments.benchmarks.suite.variants import append_row, final_gap
+from experiments.benchmarks.suite.variants import append_gaps
 from moo.bo import reference_point
 from moo.sampler import QNEHVISampler
 
@@ -100,10 +100,7 @@ def main(argv: list[str]) -> None:
         moo_sampler, "qlognehvi", False, sampler_class=sampler_class(HEURISTICS[name])
     )
     method = Method(f"moo-{name}", optuna_method(factory))
-    for problem_name in problems:
-        for seed in seeds:
-            gap = final_gap(problem_name, seed, method)
-            append_row(OUT, HEADER, [name, problem_name, seed, f"{gap:.3f}"])
+    append_gaps(OUT, HEADER, name, method, problems, seeds)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from botorch.utils.multi_objective import is_non_dominated
 from torch import Tensor
 
 from experiments.benchmarks.suite.methods import Method, moo_sampler, optuna_method
-from experiments.benchmarks.suite.variants import append_row, final_gap
+from experiments.benchmarks.suite.variants import append_gaps
 from moo.bo import ProposalProblem, ProposalSettings
 from moo.sampler import QNEHVISampler
 
@@ -101,10 +101,7 @@ def main(argv: list[str]) -> None:
     )
     method = Method(f"moo-{name}", optuna_method(factory))
     torch.set_num_threads(1)
-    for problem_name in problems:
-        for seed in seeds:
-            gap = final_gap(problem_name, seed, method)
-            append_row(OUT, HEADER, [name, problem_name, seed, f"{gap:.3f}"])
+    append_gaps(OUT, HEADER, name, method, problems, seeds)
 
 
 if __name__ == "__main__":

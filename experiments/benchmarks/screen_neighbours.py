@@ -30,7 +30,7 @@ from botorch.utils.multi_objective import is_non_dominated
 from torch import Tensor
 
 from experiments.benchmarks.suite.methods import Method, moo_sampler, optuna_method
-from experiments.benchmarks.suite.variants import append_row, final_gap
+from experiments.benchmarks.suite.variants import append_gaps
 from moo.bo import ProposalProblem, ProposalSettings
 from moo.sampler import QNEHVISampler
 
@@ -66,10 +66,7 @@ def main(argv: list[str]) -> None:
     seeds, problems = [int(s) for s in argv[0].split(",")], argv[1:]
     factory = partial(moo_sampler, "qlognehvi", False, sampler_class=ScreenAndNeighbours)
     method = Method("moo-screen+neighbours", optuna_method(factory))
-    for problem_name in problems:
-        for seed in seeds:
-            gap = final_gap(problem_name, seed, method)
-            append_row(OUT, HEADER, ["screen+neighbours", problem_name, seed, f"{gap:.3f}"])
+    append_gaps(OUT, HEADER, "screen+neighbours", method, problems, seeds)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from experiments.benchmarks.suite.methods import METHODS, Method
 from experiments.benchmarks.suite.problems import get_problem
 from experiments.benchmarks.suite.runner import run_one
 
-__all__ = ["append_row", "final_gap"]
+__all__ = ["append_gaps", "append_row", "final_gap"]
 
 
 def final_gap(problem_name: str, seed: int, method: Method | None = None) -> float:
@@ -30,3 +30,19 @@ def append_row(page: Path, header: str, cells: Sequence[object]) -> None:
     print(line, flush=True)
     with page.open("a") as out:
         out.write(line + "\n")
+
+
+def append_gaps(
+    page: Path,
+    header: str,
+    name: str,
+    method: Method,
+    problems: Sequence[str],
+    seeds: Sequence[int],
+) -> None:
+    """Run ``method`` on every problem and seed, one row ``name | problem | seed | gap`` each,
+    appended as it finishes."""
+    for problem_name in problems:
+        for seed in seeds:
+            gap = final_gap(problem_name, seed, method)
+            append_row(page, header, [name, problem_name, seed, f"{gap:.3f}"])
