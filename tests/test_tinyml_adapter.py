@@ -13,14 +13,16 @@ import numpy as np
 import onnx
 import pytest
 import torch
+import yaml
 from optuna.trial import TrialState
 from typer.testing import CliRunner
 
 from moo.cli import app
 from moo.config import validate_study_config
 from moo.keys import METRICS_KEY
+from moo.space import SearchSpace
 from moo.study import build_sampler, load_study
-from objectives.hardware import known_devices, load_device
+from objectives.hardware import GraphStats, known_devices, load_device
 from objectives.protocol import EvalContext
 from objectives.tinyml import (
     AnomalyDetector,
@@ -31,7 +33,13 @@ from objectives.tinyml import (
     TinyMLError,
     TrainingError,
 )
+from objectives.tinyml._compress import Compression
+from objectives.tinyml._graph import built_graph_stats
+from objectives.tinyml._models import ARCHS, ArchSpec
+from objectives.tinyml._prune import PRUNE_KINDS
+from objectives.tinyml._quant import BITS
 
+ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ["cortex_m0plus", "cortex_m4", "cortex_m7", "ethos_u55"]
 HARDWARE = ("latency_ms", "energy_mJ", "flash_kB", "sram_kB", "latency_ms_p90", "energy_mJ_p90")
 CNN: dict[str, Any] = {
@@ -185,6 +193,56 @@ def test_structured_pruning_lowers_the_hardware_cost(adapter: Classifier) -> Non
     assert sparse["flash_kB"] < dense["flash_kB"]  # bitmask encoding of the kept weights
 
 
+class _TorchBuiltGraphs(Classifier):
+    """The adapter with each config's network built as torch modules to count its graph
+    (the path before ``_plan``): the reference for the planned ``known_metrics``."""
+
+    def _graph_uncached(self, arch: ArchSpec, compression: Compression) -> GraphStats:
+        return built_graph_stats(arch, self.task, compression)
+
+
+def test_known_metrics_equal_the_torch_built_path_across_a_space() -> None:
+    """Sobol configs of the quickstart's space on MCUs, a micro-NPU and the measured host
+    (whose flash and SRAM only are known)."""
+    devices = [*DEVICES, "host"]
+    space = yaml.safe_load((ROOT / "search_spaces" / "tinyml_digits.yaml").read_text())
+    space["parameters"]["device"] = {"type": "categorical", "choices": devices}
+    configs = SearchSpace.from_dict(space).sobol(120, 7)
+    planned = Classifier(task="digits", devices=devices)
+    built = _TorchBuiltGraphs(task="digits", devices=devices)
+    for config in configs:
+        assert planned.known_metrics(config) == built.known_metrics(config), config
+    for name, values in (
+        ("arch", ARCHS),
+        ("bits", BITS),
+        ("prune_kind", PRUNE_KINDS),
+        ("device", devices),
+    ):
+        assert {config[name] for config in configs} == set(values)  # the sample spans them
+
+
+def test_the_graph_is_shared_by_configs_of_one_shape_and_not_across_bits() -> None:
+    adapter = _adapter()
+    base = {**CNN, "bits": 8, "prune_ratio": 0.5}
+    eight = adapter.known_metrics(base)
+    misses = adapter._graph.cache_info().misses
+    same_shape = [
+        {**base, "device": "cortex_m7"},
+        {**base, "quant": "ptq"},  # how the weights were found: the same graph
+        {**base, "pipeline": "quantize_then_prune"},
+        {**base, "depth": 3},  # a CNN reads `blocks`
+    ]
+    for config in same_shape:
+        adapter.known_metrics(config)
+    graph, costs = adapter._graph.cache_info(), adapter._analytic.cache_info()
+    assert (graph.misses, graph.hits) == (misses, 1)  # planned once, costed on a 2nd device
+    assert (costs.misses, costs.hits) == (2, len(same_shape) - 1)
+    four = adapter.known_metrics({**base, "bits": 4})
+    assert adapter._graph.cache_info().misses == misses + 1
+    assert four["flash_kB"] < eight["flash_kB"]
+    assert four["sram_kB"] == eight["sram_kB"]  # activations run at 8 bits below 8
+
+
 def test_check_flags_infeasible_configs_without_training(tmp_path: Path) -> None:
     adapter = _adapter(cache_dir=tmp_path)
     huge = {"arch": "mlp", "depth": 3, "width": 1024, "bits": 32, "device": "cortex_m0plus"}
@@ -314,7 +372,7 @@ def test_the_runtime_study_file_loads_and_its_space_checks() -> None:
     from moo.config import load_study_config
     from moo.study import build_adapter
 
-    path = Path(__file__).resolve().parents[1] / "experiments" / "digits_runtimes.yaml"
+    path = ROOT / "experiments" / "digits_runtimes.yaml"
     config = load_study_config(path)
     adapter = build_adapter(config, source=str(path))  # checks the space: raises on a problem
     assert adapter.runtimes == ("x_cube_ai", "plumerai", "hale")

@@ -89,7 +89,6 @@ from objectives.tinyml._compress import (
     FineTunes,
     calibration_set,
     compress,
-    shaped_chain,
 )
 from objectives.tinyml._data import TASKS, TaskData, load_task
 from objectives.tinyml._distill import TEACHERS
@@ -98,11 +97,11 @@ from objectives.tinyml._errors import ArchitectureError, OptionsError, TinyMLErr
 from objectives.tinyml._graph import (
     describe,
     graph_metadata,
-    module_graph_stats,
     onnx_graph_stats,
 )
 from objectives.tinyml._models import ArchSpec, build_model
 from objectives.tinyml._onnx import export_onnx, quantize_int8, run_onnx
+from objectives.tinyml._plan import planned_graph_stats
 from objectives.tinyml._train import TrainSettings, fit, predict, score
 
 if TYPE_CHECKING:
@@ -277,6 +276,8 @@ class _TinyMLAdapter:
         self._fingerprint = ""
         self._teachers: dict[Path, tuple[np.ndarray, float]] = {}
         self._graph = lru_cache(maxsize=_GRAPH_CACHE_SIZE)(self._graph_uncached)
+        # Profiles are immutable, and each lookup by name lists the profiles folder.
+        self._profile = lru_cache(maxsize=None)(load_device)
         self._analytic = lru_cache(maxsize=_GRAPH_CACHE_SIZE)(self._analytic_uncached)
 
     @staticmethod
@@ -406,16 +407,16 @@ class _TinyMLAdapter:
             ArchSpec.from_config(probe)
 
     def _graph_uncached(self, arch: ArchSpec, compression: Compression) -> GraphStats:
-        chain, pruned = shaped_chain(arch, self.task, compression)
-        return module_graph_stats(chain, self.task.input_shape, compression.bit_widths, pruned)
+        return planned_graph_stats(arch, self.task, compression)
 
     def _analytic_uncached(
         self, arch: ArchSpec, compression: Compression, device: str
     ) -> HardwareCost | MemoryFootprint:
         graph = self._graph(arch, compression)
-        if load_device(device).kind == "host":  # measured: only its memory is exact
-            return memory_footprint(graph, device)
-        return cost_on_device(graph, device)
+        profile = self._profile(device)
+        if profile.kind == "host":  # measured: only its memory is exact
+            return memory_footprint(graph, profile)
+        return cost_on_device(graph, profile)
 
     def check(self, config: Config) -> dict[str, float]:
         """Flash and SRAM excess on the config's device, before training (``> 0``: no fit),

@@ -10,8 +10,10 @@ quantization), the other order (``pipeline: quantize_then_prune``) and knowledge
 distillation in every fine-tune (``distill: logits``, ``_distill.py``); each stage's
 fine-tune budget is a ``FineTunes`` setting of the adapter. None of these choices changes
 the exported graph's shape, only its weights: ``shaped_chain`` takes the bits and pruning
-steps without data or training, to give an untrained network of the same final shape for
-the graph statistics of ``check()`` and ``known_metrics()``.
+steps without data or training, to give an untrained network of the same final shape.
+Its graph statistics (``_graph.built_graph_stats``) are the reference that
+``_plan.planned_graph_stats``, which ``check()`` and ``known_metrics()`` use because it
+builds nothing, is tested against.
 """
 
 from __future__ import annotations

@@ -2,12 +2,14 @@
 
 A trial is costed from its ONNX file, read by the hardware package's ``graph_from_onnx``:
 what is costed is what is deployed. ``check()`` and ``known_metrics()`` need the same
-numbers for every candidate the sampler scores, in milliseconds and before training, so
-``module_graph_stats`` computes them from an untrained network of the config's final shape
-by the rules of ``graph_from_onnx`` (batch 1, ReLU fused, Flatten a view, a conv with one
-input channel per group depthwise, pooling without MACs at the activations' width) and
-names layers as the exporter does (``/<index>/<OpType>``). For one config the two are
-equal field by field; the adapter checks that on every trial.
+numbers for every candidate the sampler scores, before training: ``_plan.py`` computes
+them by arithmetic, and ``module_graph_stats`` from an untrained network of the config's
+final shape (``built_graph_stats``), the reference the plan is tested against. Both follow the
+rules of ``graph_from_onnx`` (batch 1, ReLU fused, Flatten a view, a conv with one input
+channel per group depthwise, pooling without MACs at the activations' width) and name
+layers as the exporter does (``/<index>/<OpType>``), through ``_layer_stats``. For one
+config they are equal field by field; the adapter checks the plan against the export on
+every trial.
 
 The exported file carries what its float graph cannot say as metadata: the bit widths the
 weights were fake-quantized to and the weights pruning removed. Sparsity is that count
@@ -23,6 +25,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import onnx
 import torch
@@ -30,9 +33,21 @@ from torch import nn
 
 from objectives.hardware import GraphStats, LayerStats, graph_from_onnx
 from objectives.hardware.stats import LayerKind
+from objectives.tinyml._compress import shaped_chain
 from objectives.tinyml._errors import TinyMLError
 
-__all__ = ["describe", "graph_metadata", "module_graph_stats", "onnx_graph_stats"]
+if TYPE_CHECKING:
+    from objectives.tinyml._compress import Compression
+    from objectives.tinyml._data import TaskSpec
+    from objectives.tinyml._models import ArchSpec
+
+__all__ = [
+    "built_graph_stats",
+    "describe",
+    "graph_metadata",
+    "module_graph_stats",
+    "onnx_graph_stats",
+]
 
 _WEIGHT_BITS = "moo.weight_bits"
 _ACTIVATION_BITS = "moo.activation_bits"
@@ -74,6 +89,38 @@ def onnx_graph_stats(path: Path) -> GraphStats:
     return _with_pruning(graph.layers, json.loads(meta[_PRUNED]))
 
 
+def _conv_kind(in_channels: int, groups: int) -> LayerKind:
+    """A conv is depthwise when every group has one input channel, as ONNX reads it (a
+    depthwise conv pruned to one channel is a plain conv)."""
+    return "depthwise_conv" if groups > 1 and in_channels == groups else "conv"
+
+
+def _layer_stats(
+    index: int,
+    op_type: str,
+    kind: LayerKind,
+    *,
+    macs: int,
+    params: int,
+    elements: tuple[int, int],
+    bits: tuple[int, int],
+) -> LayerStats:
+    """Module ``index`` of a BN-folded chain as ``graph_from_onnx`` reads its export: named
+    ``/<index>/<OpType>`` like the exporter's node, ``elements`` in and out, a layer with
+    weights at the weight width and one without (a pool) at the activations' width."""
+    return LayerStats(
+        name=f"/{index}/{op_type}",
+        op_type=op_type,
+        kind=kind,
+        macs=macs,
+        params=params,
+        input_elements=elements[0],
+        output_elements=elements[1],
+        weight_bits=bits[0] if params else bits[1],
+        activation_bits=bits[1],
+    )
+
+
 def _module_layer(
     index: int, module: nn.Module, shapes: tuple[torch.Size, torch.Size], bits: tuple[int, int]
 ) -> LayerStats:
@@ -81,8 +128,7 @@ def _module_layer(
     kind: LayerKind
     if isinstance(module, nn.Conv1d | nn.Conv2d):
         op_type, taps = "Conv", module.in_channels // module.groups * math.prod(module.kernel_size)
-        depthwise = module.groups > 1 and module.in_channels == module.groups
-        kind, macs = ("depthwise_conv" if depthwise else "conv"), n_out * taps
+        kind, macs = _conv_kind(module.in_channels, module.groups), n_out * taps
     elif isinstance(module, nn.Linear):
         op_type, kind, macs = "Gemm", "dense", n_out * module.in_features
     elif isinstance(module, nn.MaxPool1d | nn.MaxPool2d):
@@ -92,16 +138,8 @@ def _module_layer(
     else:
         raise TinyMLError(f"No ONNX op known for a {type(module).__name__} in a chain.")
     params = sum(p.numel() for p in module.parameters())
-    return LayerStats(
-        name=f"/{index}/{op_type}",
-        op_type=op_type,
-        kind=kind,
-        macs=macs,
-        params=params,
-        input_elements=n_in,
-        output_elements=n_out,
-        weight_bits=bits[0] if params else bits[1],
-        activation_bits=bits[1],
+    return _layer_stats(
+        index, op_type, kind, macs=macs, params=params, elements=(n_in, n_out), bits=bits
     )
 
 
@@ -128,6 +166,18 @@ def module_graph_stats(
             layers.append(_module_layer(index, module, (x.shape[1:], y.shape[1:]), bits))
         x = y
     return _with_pruning(layers, pruned)
+
+
+def built_graph_stats(spec: ArchSpec, task: TaskSpec, compression: Compression) -> GraphStats:
+    """Statistics of a config's graph from its network built, pruned and folded as torch
+    modules (``shaped_chain``): the reference ``_plan.planned_graph_stats`` is tested and
+    benchmarked against (15-70 ms a config against the plan's 0.1 ms).
+
+    Raises:
+        ArchitectureError: The architecture cannot be built for the task's input.
+    """
+    chain, pruned = shaped_chain(spec, task, compression)
+    return module_graph_stats(chain, task.input_shape, compression.bit_widths, pruned)
 
 
 def describe(graph: GraphStats) -> dict[str, float]:

@@ -122,17 +122,22 @@ def _shape_text(shape: list[int] | tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
 
 
+def _check_poolable(spec: ArchSpec, task: TaskSpec, block: int, spatial: list[int]) -> None:
+    """Refuse a CNN block whose ``spatial`` input is too small for its 2x max-pool."""
+    if min(spatial) < 2:
+        raise ArchitectureError(
+            f"a cnn with {spec.depth} blocks max-pools {spec.depth} times, but the "
+            f"{_shape_text(task.input_shape[1:])} input of task {task.name!r} is down to "
+            f"{_shape_text(spatial)} after {block} pools; lower `blocks`."
+        )
+
+
 def _cnn(spec: ArchSpec, task: TaskSpec) -> tuple[list[nn.Module], list[int]]:
     channels, *spatial = task.input_shape
     ndim = len(spatial)
     layers: list[nn.Module] = []
     for block in range(spec.depth):
-        if min(spatial) < 2:
-            raise ArchitectureError(
-                f"a cnn with {spec.depth} blocks max-pools {spec.depth} times, but the "
-                f"{_shape_text(task.input_shape[1:])} input of task {task.name!r} is down to "
-                f"{_shape_text(spatial)} after {block} pools; lower `blocks`."
-            )
+        _check_poolable(spec, task, block, spatial)
         pool = nn.MaxPool1d(2) if ndim == 1 else nn.MaxPool2d(2)
         layers += [*_conv_block(ndim, channels, spec.width, spec.kernel), pool]
         channels, spatial = spec.width, [s // 2 for s in spatial]

@@ -89,7 +89,13 @@ def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
 
 
 def _keep_count(n: int, ratio: float) -> int:
+    """Outputs a structured pruning at ``ratio`` keeps of a layer's ``n`` (at least one)."""
     return max(1, round(n * (1.0 - ratio)))
+
+
+def _masked_count(n: int, ratio: float) -> int:
+    """Weights an unstructured pruning at ``ratio`` zeroes of a layer's ``n``."""
+    return round(n * ratio)
 
 
 def _slice_conv(conv: _Conv, keep_in: torch.Tensor | None, keep_out: torch.Tensor | None) -> _Conv:
@@ -213,7 +219,9 @@ def _unstructured(model: nn.Sequential, ratio: float) -> nn.Sequential:
         weighted_layers(model), weighted_layers(fold_batchnorm(model)), strict=True
     ):
         mask = torch.ones(layer.weight.numel())
-        mask[torch.argsort(folded.weight.abs().flatten())[: round(mask.numel() * ratio)]] = 0.0
+        mask[torch.argsort(folded.weight.abs().flatten())[: _masked_count(mask.numel(), ratio)]] = (
+            0.0
+        )
         _register_mask(layer, mask.view_as(layer.weight))
     return model
 
