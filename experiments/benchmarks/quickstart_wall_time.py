@@ -29,9 +29,11 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
+from optuna.distributions import BaseDistribution
 
 from moo.config import load_study_config
 from moo.keys import PROPOSE_SECONDS_KEY, SIBLING_KEY
@@ -71,10 +73,14 @@ def breakdown(study: optuna.Study, wall_s: float) -> dict[str, float]:
     return parts
 
 
-def profile_proposal(n_history: int = 41) -> None:
-    """Print where one BO proposal of the quickstart's sampler spends its time."""
+def history_study(
+    adapter: Any = None, n_history: int = 41
+) -> tuple[optuna.Study, dict[str, BaseDistribution]]:
+    """A study of the quickstart's sampler, one BO proposal away: ``n_history`` Sobol
+    configs whose accuracy is drawn at random (no training) and whose latency and energy
+    come from ``adapter`` (default: the quickstart's own); and its distributions."""
     config = load_study_config(ROOT / "experiments" / "quickstart.yaml")
-    adapter = build_adapter(config, source="quickstart")
+    adapter = adapter or build_adapter(config, source="quickstart")
     space = config.search_space()
     study = optuna.create_study(
         directions=config.directions, sampler=build_sampler(config, space, adapter)
@@ -87,6 +93,12 @@ def profile_proposal(n_history: int = 41) -> None:
         study.add_trial(
             optuna.trial.create_trial(params=params, distributions=distributions, values=values)
         )
+    return study, distributions
+
+
+def profile_proposal() -> None:
+    """Print where one BO proposal of the quickstart's sampler spends its time."""
+    study, distributions = history_study()
     profiler = cProfile.Profile()
     profiler.enable()
     study.ask(distributions)
