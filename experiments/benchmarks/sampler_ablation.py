@@ -3,12 +3,15 @@
 Usage::
 
     OMP_NUM_THREADS=1 python -m experiments.benchmarks.sampler_ablation VARIANT SEEDS PROBLEM...
+    python -m experiments.benchmarks.sampler_ablation summary
 
     e.g. ... sampler_ablation learned-noise 0,1,2 branin_currin zdt1 dtlz2 vehicle_safety
 
 Runs the suite's ``moo-qlognehvi`` (same problems, budgets and Sobol designs as
 ``sampler_suite``) with one part taken out, and appends one row per run (final log10 HV
-gap to the true front, lower is better) to ``results/sampler_ablation.md``. Variants:
+gap to the true front, lower is better) to ``results/sampler_ablation.md``; ``summary``
+pairs every variant with ``default`` seed by seed in ``results/sampler_ablation_summary.md``.
+Variants:
 
 - ``default``: both parts, as the suite runs it;
 - ``learned-noise``: the GPs learn a noise level (``deterministic_objectives=False``);
@@ -33,11 +36,12 @@ from botorch.utils.multi_objective import is_non_dominated
 from torch import Tensor
 
 from experiments.benchmarks.suite.methods import Method, moo_sampler, optuna_method
-from experiments.benchmarks.suite.variants import append_gaps
+from experiments.benchmarks.suite.variants import append_gaps, paired_summary, read_gaps
 from moo.bo import ProposalProblem, ProposalSettings
 from moo.sampler import QNEHVISampler
 
 OUT = Path(__file__).resolve().parent / "results" / "sampler_ablation.md"
+SUMMARY = OUT.with_name("sampler_ablation_summary.md")
 HEADER = """# Sampler ablation: final log10 HV gap of moo-qlognehvi without one part
 
 Rows are appended by `OMP_NUM_THREADS=1 python -m experiments.benchmarks.sampler_ablation
@@ -88,7 +92,23 @@ VARIANTS: dict[str, tuple[bool, type[QNEHVISampler], ProposalSettings]] = {
 }
 
 
+def write_summary() -> None:
+    """Pair each variant with ``default`` (same seeds, same Sobol designs)."""
+    SUMMARY.write_text(
+        "# Sampler ablation, paired with the default\n\n"
+        "Written by `python -m experiments.benchmarks.sampler_ablation summary` from the\n"
+        "latest row of each variant, problem and seed in `sampler_ablation.md`. `change` is\n"
+        "the variant's final log10 HV gap minus the default's on the same seed: positive\n"
+        "means the part the variant switches off pays on that problem.\n\n"
+        + paired_summary(read_gaps(OUT), base="default")
+    )
+    print(SUMMARY.read_text())
+
+
 def main(argv: list[str]) -> None:
+    if argv == ["summary"]:
+        write_summary()
+        return
     name, seeds, problems = argv[0], [int(s) for s in argv[1].split(",")], argv[2:]
     deterministic, sampler_class, settings = VARIANTS[name]
     factory = partial(
