@@ -33,11 +33,9 @@ from objectives.tinyml import (
     TinyMLError,
     TrainingError,
 )
-from objectives.tinyml._compress import Compression
-from objectives.tinyml._graph import built_graph_stats
-from objectives.tinyml._models import ARCHS, ArchSpec
-from objectives.tinyml._prune import PRUNE_KINDS
-from objectives.tinyml._quant import BITS
+from objectives.tinyml._arch import ARCHS, ArchSpec
+from objectives.tinyml._built import built_graph_stats
+from objectives.tinyml._settings import BITS, PRUNE_KINDS, Compression
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ["cortex_m0plus", "cortex_m4", "cortex_m7", "ethos_u55"]

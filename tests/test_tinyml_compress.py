@@ -9,19 +9,15 @@ import pytest
 import torch
 from torch import nn
 
-from objectives.tinyml._compress import (
-    Compressed,
-    Compression,
-    FineTunes,
-    calibration_set,
-    compress,
-)
+from objectives.tinyml._arch import ArchSpec
+from objectives.tinyml._compress import Compressed, calibration_set, compress
 from objectives.tinyml._data import TASKS, TaskData, load_task
 from objectives.tinyml._graph import graph_metadata, onnx_graph_stats
-from objectives.tinyml._models import ArchSpec, build_model
+from objectives.tinyml._models import build_model
 from objectives.tinyml._onnx import export_onnx, quantize_int8, run_onnx
 from objectives.tinyml._prune import fold_batchnorm, prune, weighted_layers
-from objectives.tinyml._train import TrainSettings, fit, predict, score
+from objectives.tinyml._settings import Compression, FineTunes, TrainSettings
+from objectives.tinyml._train import fit, predict, score
 
 TASK = TASKS["digits"]
 FINETUNE = FineTunes(*[TrainSettings(epochs=2, batch_size=64, lr=1e-3)] * 2)

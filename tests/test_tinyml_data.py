@@ -12,10 +12,11 @@ import torch
 from moo.config import load_adapter, load_study_config
 from objectives.protocol import EvalContext
 from objectives.tinyml import Classifier
+from objectives.tinyml._arch import ArchSpec
 from objectives.tinyml._audio import MfccSettings, mfcc
 from objectives.tinyml._data import TASKS, load_task
 from objectives.tinyml._fsdd import load_fsdd
-from objectives.tinyml._models import ArchSpec, build_model
+from objectives.tinyml._models import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 FSDD = ROOT.parent / "shared" / "data" / "fsdd"

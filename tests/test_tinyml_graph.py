@@ -9,11 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from objectives.tinyml._compress import Compression, shaped_chain
+from objectives.tinyml._arch import ArchSpec
+from objectives.tinyml._built import module_graph_stats
+from objectives.tinyml._compress import shaped_chain
 from objectives.tinyml._data import TASKS
-from objectives.tinyml._graph import graph_metadata, module_graph_stats, onnx_graph_stats
-from objectives.tinyml._models import ArchSpec
+from objectives.tinyml._graph import graph_metadata, onnx_graph_stats
 from objectives.tinyml._onnx import export_onnx
+from objectives.tinyml._settings import Compression
 
 
 def _torch_counts(chain: nn.Sequential, input_shape: tuple[int, ...]) -> tuple[int, int]:

@@ -8,9 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from objectives.tinyml._compress import Compression, shaped_chain
+from objectives.tinyml._arch import ArchSpec
+from objectives.tinyml._compress import shaped_chain
 from objectives.tinyml._data import TASKS
-from objectives.tinyml._models import ArchSpec, _chain, build_model, initialize
+from objectives.tinyml._models import _chain, build_model, initialize
+from objectives.tinyml._settings import Compression
 
 ARCHS = [
     ("digits", ArchSpec("mlp", 16, 2)),

@@ -6,13 +6,12 @@ import random
 
 import pytest
 
-from objectives.tinyml._compress import Compression
+from objectives.tinyml._arch import ARCHS, ArchSpec
+from objectives.tinyml._built import built_graph_stats
 from objectives.tinyml._data import TASKS
 from objectives.tinyml._errors import ArchitectureError
-from objectives.tinyml._graph import built_graph_stats
-from objectives.tinyml._models import ARCHS, ArchSpec
 from objectives.tinyml._plan import planned_graph_stats
-from objectives.tinyml._quant import BITS
+from objectives.tinyml._settings import BITS, Compression
 
 #: Random configs per (task, architecture, pruning kind): 3 x 3 x 3 cells.
 _PER_CELL = 8

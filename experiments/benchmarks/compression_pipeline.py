@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "## Part 1: the same exported model, four ways to get its weights",
         "",
-        f"Students: {STUDENTS}; teachers: `objectives.tinyml._distill.TEACHERS`. Training: "
+        f"Students: {STUDENTS}; teachers: `objectives.tinyml._arch.TEACHERS`. Training: "
         f"{OPTIONS} (FSDD epochs reduced from its defaults 8 and 2 to fit the machine). "
         f"Seeds {args.seeds}. Each row: the default (QAT, prune then quantize, no "
         "distillation) mean test accuracy, and each variant's change in accuracy points "

@@ -8,7 +8,7 @@ Usage::
 The sampler calls ``known_metrics`` for every candidate it scores. Two adapters of the
 quickstart (``experiments/quickstart.yaml``) answer it: the adapter as it is, whose graph
 statistics come from ``_plan.planned_graph_stats``, and one whose graph is built and
-walked as before (``_graph.built_graph_stats``). Both time the same
+walked as before (``_built.built_graph_stats``). Both time the same
 ``--configs`` Sobol configs of the quickstart's space from an empty cache, alternating,
 ``--repeats`` times each (the median is reported), and every metric of every config must
 be equal between them or the run fails. Then each adapter drives one BO proposal of the
@@ -33,9 +33,9 @@ from experiments.benchmarks.quickstart_wall_time import history_study
 from moo.config import load_study_config
 from objectives.hardware import GraphStats
 from objectives.tinyml import Classifier
-from objectives.tinyml._compress import Compression
-from objectives.tinyml._graph import built_graph_stats
-from objectives.tinyml._models import ArchSpec
+from objectives.tinyml._arch import ArchSpec
+from objectives.tinyml._built import built_graph_stats
+from objectives.tinyml._settings import Compression
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent / "results" / "known_metrics_speed.md"

@@ -40,6 +40,11 @@ of this call, ``cache``: ``compressed`` (nothing recomputed), ``trained`` (train
 skipped) or ``none``, and ``compression``: how the model was compressed (the canonical
 compression, each stage's fine-tune budget, the teacher), which an exported bundle's
 manifest records.
+
+Only building a model needs torch (``_build.py``, imported by the first trial that trains,
+seconds to load): parsing configs (``_arch.py``, ``_settings.py``), planning their graphs
+(``_plan.py``) and costing them do not, so ``check``, ``known_metrics`` and
+``workload_metrics`` (``moo report``, ``moo recommend`` on a stored study) run without it.
 """
 
 from __future__ import annotations
@@ -54,10 +59,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
-
-import numpy as np
-import torch
-from torch import nn
 
 from objectives.hardware import (
     GraphStats,
@@ -77,35 +78,18 @@ from objectives.protocol import (
     Workload,
     space_problems,
 )
-from objectives.tinyml._cache import (
-    cache_key,
-    load_trained,
-    publish_folder,
-    save_trained,
-    scratch_folder,
-)
-from objectives.tinyml._compress import (
-    Compression,
-    FineTunes,
-    calibration_set,
-    compress,
-)
+from objectives.tinyml._arch import TEACHERS, ArchSpec
+from objectives.tinyml._cache import cache_key
 from objectives.tinyml._data import TASKS, TaskData, load_task
-from objectives.tinyml._distill import TEACHERS
 from objectives.tinyml._duty import duty_cycle, stored_cost
 from objectives.tinyml._errors import ArchitectureError, OptionsError, TinyMLError, TrainingError
-from objectives.tinyml._graph import (
-    describe,
-    graph_metadata,
-    onnx_graph_stats,
-)
-from objectives.tinyml._models import ArchSpec, build_model
-from objectives.tinyml._onnx import export_onnx, quantize_int8, run_onnx
+from objectives.tinyml._graph import describe, onnx_graph_stats
 from objectives.tinyml._plan import planned_graph_stats
-from objectives.tinyml._train import TrainSettings, fit, predict, score
+from objectives.tinyml._settings import Compression, FineTunes, TrainSettings
 
 if TYPE_CHECKING:
     from objectives.protocol import Config
+    from objectives.tinyml._build import ModelBuilder
 
 __all__ = ["AnomalyDetector", "Classifier"]
 
@@ -159,19 +143,6 @@ def _failing_as(config: Config) -> Iterator[None]:
         raise TrainingError(_one_line(config, f"{type(e).__name__}: {e}")) from e
 
 
-@contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 class _TinyMLAdapter:
     """Shared pipeline; a subclass names its tasks and its score."""
 
@@ -221,8 +192,9 @@ class _TinyMLAdapter:
                 default ``../shared/data/fsdd`` from the working directory.
             cache_dir: Cache of features and models; default ``<workdir>/tinyml-cache``
                 next to the study.
-            threads: torch threads while evaluating (restored after); ``None`` leaves
-                torch's setting. One thread is fastest for these small networks.
+            threads: torch threads while a trial builds its model (restored after);
+                ``None`` leaves torch's setting. One thread is fastest for these small
+                networks.
             workload: The study's workload (its ``workload:`` section, passed by the
                 engine): adds the duty-cycle metrics and ``period_excess_ms``.
 
@@ -274,7 +246,7 @@ class _TinyMLAdapter:
         self.workload = workload
         self._data: TaskData | None = None
         self._fingerprint = ""
-        self._teachers: dict[Path, tuple[np.ndarray, float]] = {}
+        self._builder: ModelBuilder | None = None
         self._graph = lru_cache(maxsize=_GRAPH_CACHE_SIZE)(self._graph_uncached)
         # Profiles are immutable, and each lookup by name lists the profiles folder.
         self._profile = lru_cache(maxsize=None)(load_device)
@@ -478,7 +450,7 @@ class _TinyMLAdapter:
             TinyMLError: With one line naming the config and the cause (unrealisable
                 architecture, NaN loss, any error inside training or export).
         """
-        with _failing_as(config), _torch_threads(self.threads):
+        with _failing_as(config):
             return self._evaluate(self._trial(config), context)
 
     def _cache_root(self, workdir: Path) -> Path:
@@ -498,19 +470,29 @@ class _TinyMLAdapter:
         root = self._cache_root(context.workdir)
         data = self._task_data(root)
         train_key = self._train_key(trial.arch, context.seed)
-        distils = trial.compression.distill != "none"
+        teacher = TEACHERS[self.task.name] if trial.compression.distill != "none" else None
+        teacher_key = self._train_key(teacher, context.seed) if teacher else None
         key = cache_key(
             trained=train_key,
             compression=trial.compression,
             finetunes=self.finetunes,
             calibration=self.calibration_size,
-            teacher=self._train_key(TEACHERS[self.task.name], context.seed) if distils else None,
+            teacher=teacher_key,
         )
         folder = root / "models" / key
         timings = dict.fromkeys(("train_s", "prune_s", "quant_s", "export_s"), 0.0)
         level = "compressed"
         if not folder.is_dir():
-            level = self._build(trial, data, root, train_key, folder, context.seed, timings)
+            level = self._model_builder().build(
+                trial.arch,
+                trial.compression,
+                data,
+                weights=root / "trained" / f"{train_key}.pt",
+                teacher=(teacher, root / "trained" / f"{teacher_key}.pt") if teacher else None,
+                folder=folder,
+                seed=context.seed,
+                timings=timings,
+            )
         start = time.perf_counter()
         graph = onnx_graph_stats(folder / "model.onnx")
         if graph != expected:
@@ -563,21 +545,21 @@ class _TinyMLAdapter:
             del recipe["kd_temperature"], recipe["kd_alpha"]
         return recipe
 
-    def _trained(
-        self, arch: ArchSpec, data: TaskData, path: Path, seed: int
-    ) -> tuple[nn.Sequential, float, bool]:
-        """The trained float network of ``arch``, its training seconds and whether it
-        came from the cache (an unreadable entry is trained again)."""
-        model = build_model(arch, self.task, seed=seed)
-        seconds = load_trained(model, path)
-        if seconds is not None:
-            return model.eval(), seconds, True
-        model = build_model(arch, self.task, seed=seed)  # a failed load may have written
-        start = time.perf_counter()
-        fit(model, data, self.task.kind, self.train_settings, seed=seed, what="training")
-        seconds = time.perf_counter() - start
-        save_trained(model, path, seconds)
-        return model, seconds, False
+    def _model_builder(self) -> ModelBuilder:
+        """The torch side of the adapter, made when the first model is built: importing
+        torch takes seconds, and reading a study (``workload_metrics``) never needs it."""
+        if self._builder is None:
+            from objectives.tinyml._build import ModelBuilder
+
+            self._builder = ModelBuilder(
+                task=self.task,
+                score_name=self._SCORE,
+                train_settings=self.train_settings,
+                finetunes=self.finetunes,
+                calibration_size=self.calibration_size,
+                threads=self.threads,
+            )
+        return self._builder
 
     def _train_key(self, arch: ArchSpec, seed: int) -> str:
         return cache_key(
@@ -587,67 +569,6 @@ class _TinyMLAdapter:
             train=self.train_settings,
             seed=seed,
         )
-
-    def _teacher(self, data: TaskData, root: Path, seed: int) -> tuple[np.ndarray, float]:
-        """The teacher's training-set logits and training seconds: trained once per task,
-        data, training settings and seed, and cached on disk like every trained network
-        (a student of the same architecture is the same network)."""
-        arch = TEACHERS[self.task.name]
-        path = root / "trained" / f"{self._train_key(arch, seed)}.pt"
-        if path not in self._teachers:
-            model, seconds, _ = self._trained(arch, data, path, seed)
-            self._teachers[path] = (predict(model, data.x_train), seconds)
-        return self._teachers[path]
-
-    def _build(
-        self,
-        trial: _Trial,
-        data: TaskData,
-        root: Path,
-        train_key: str,
-        folder: Path,
-        seed: int,
-        timings: dict[str, float],
-    ) -> str:
-        """Fill the cache entry ``folder``; returns the cache level that was hit."""
-        start = time.perf_counter()
-        weights = root / "trained" / f"{train_key}.pt"
-        model, train_seconds, was_cached = self._trained(trial.arch, data, weights, seed)
-        teacher_logits = None
-        if trial.compression.distill != "none":
-            teacher_logits, teacher_seconds = self._teacher(data, root, seed)
-            train_seconds += teacher_seconds
-        timings["train_s"] = time.perf_counter() - start
-        kind, name = self.task.kind, self._SCORE
-        scores = {f"{name}_trained": score(kind, predict(model, data.x_test), data)}
-        calibration = calibration_set(data, self.calibration_size)
-        compressed = compress(
-            model,
-            data,
-            self.task,
-            trial.compression,
-            self.finetunes,
-            calibration=calibration,
-            seed=seed,
-            teacher_logits=teacher_logits,
-        )
-        scores[name] = score(kind, predict(compressed.scored, data.x_test), data)
-        timings["prune_s"], timings["quant_s"] = compressed.prune_s, compressed.quant_s
-        scores["train_seconds"] = train_seconds + compressed.prune_s + compressed.quant_s
-        tmp = scratch_folder(folder)
-        start = time.perf_counter()
-        metadata = graph_metadata(*trial.compression.bit_widths, compressed.pruned)
-        export_onnx(compressed.exported, self.task.input_shape, tmp / "model.onnx", metadata)
-        timings["export_s"] = time.perf_counter() - start
-        if trial.compression.bits == 8:
-            start = time.perf_counter()
-            quantize_int8(tmp / "model.onnx", tmp / "model_int8.onnx", calibration)
-            outputs = run_onnx(tmp / "model_int8.onnx", data.x_test)
-            scores[f"{name}_ort_int8"] = score(kind, outputs, data)
-            timings["quant_s"] += time.perf_counter() - start
-        (tmp / "scores.json").write_text(json.dumps(scores, sort_keys=True))
-        publish_folder(tmp, folder)
-        return "trained" if was_cached else "none"
 
 
 def _op_counts(graph: GraphStats) -> dict[str, int]:

@@ -8,6 +8,9 @@ disk error) is trained again and replaced, with a warning. Keys are hashes of th
 JSON, with a version that changes whenever the pipeline would produce different weights
 from the same settings. Every write goes to a temporary name first and is renamed into
 place, so a crash or a second worker never leaves a half-written entry.
+
+Only the two functions that write and read weights import torch: the adapter computes
+cache keys without it, as ``moo report`` and ``moo recommend`` do not train.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ import os
 import shutil
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["cache_key", "load_trained", "publish_folder", "save_trained", "scratch_folder"]
 
@@ -56,6 +59,8 @@ def _seconds_path(path: Path) -> Path:
 def save_trained(model: nn.Module, path: Path, seconds: float) -> None:
     """Write ``model``'s state dict to ``path`` and its training ``seconds`` beside it,
     each atomically (the seconds last: an entry without them is incomplete)."""
+    import torch
+
     tmp = _tmp_name(path)
     torch.save(model.state_dict(), tmp)
     tmp.replace(path)
@@ -74,6 +79,8 @@ def load_trained(model: nn.Module, path: Path) -> float | None:
     """
     if not path.exists():
         return None
+    import torch
+
     try:
         model.load_state_dict(torch.load(path, weights_only=True))
         return float(json.loads(_seconds_path(path).read_text())["train_seconds"])

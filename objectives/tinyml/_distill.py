@@ -1,9 +1,9 @@
 r"""Knowledge distillation: a fixed strong teacher per task guides the compressed student.
 
-The teacher is the float model of a fixed, larger architecture, trained once per task,
-data and seed (the adapter caches it like any trained model). Its logits on the training
-set are computed once; every fine-tune of a compression that distils then minimizes the
-soft-target loss of [Hinton2015]
+The teacher is the float model of a fixed, larger architecture (``_arch.TEACHERS``),
+trained once per task, data and seed (the adapter caches it like any trained model). Its
+logits on the training set are computed once; every fine-tune of a compression that
+distils then minimizes the soft-target loss of [Hinton2015]
 
     L = (1 - alpha) * CE(s, y) + alpha * T^2 * KL(softmax(t / T) || softmax(s / T))
 
@@ -24,19 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from objectives.tinyml._models import ArchSpec
-
-__all__ = ["DISTILL_MODES", "TEACHERS", "Distillation", "distillation_loss"]
-
-DISTILL_MODES = ("none", "logits")
-
-#: The teacher of each task that has one: a fixed CNN wider than most students of the
-#: task's search space (and as deep as its pooling allows on FSDD's 10 MFCC columns), so
-#: that it is a strong float model within the task's default training epochs.
-TEACHERS: dict[str, ArchSpec] = {
-    "digits": ArchSpec("cnn", width=32, depth=2, kernel=3),
-    "fsdd": ArchSpec("cnn", width=32, depth=3, kernel=3),
-}
+__all__ = ["Distillation", "distillation_loss"]
 
 
 @dataclass(frozen=True)

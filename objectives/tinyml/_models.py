@@ -1,4 +1,7 @@
-"""Network builders: MLP, CNN and DS-CNN as flat ``nn.Sequential`` chains.
+"""Network builders: MLP, CNN and DS-CNN as flat ``nn.Sequential`` chains, in torch.
+
+A config's architecture is parsed into an ``ArchSpec`` (``_arch.py``, without torch); this
+module builds its network.
 
 A flat chain (no nesting, no skip connections) is what pruning, quantization and the
 hardware models all want: channel surgery walks it in order, and its ONNX graph is the
@@ -22,86 +25,18 @@ encoder keeps all positions (no global pooling) so the code can place the wavefo
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 from torch import nn
 
+from objectives.tinyml._arch import ArchSpec, _check_poolable
 from objectives.tinyml._data import TaskSpec
-from objectives.tinyml._errors import ArchitectureError
 
-__all__ = ["ARCHS", "ArchSpec", "build_model", "initialize", "seeded", "uninitialized"]
-
-ARCHS = ("mlp", "cnn", "dscnn")
+__all__ = ["build_model", "initialize", "seeded", "uninitialized"]
 
 M = TypeVar("M", bound=nn.Module)
-
-
-@dataclass(frozen=True)
-class ArchSpec:
-    """The architecture part of a config, canonical: what shapes the trained network.
-
-    Parameters that an architecture does not use are dropped (an MLP has no kernel), so
-    configs that differ only in them share one trained model in the cache.
-
-    Attributes:
-        arch: ``mlp``, ``cnn`` or ``dscnn``.
-        width: Units of every hidden dense layer (MLP) or channels of every conv layer,
-            after the width multiplier.
-        depth: Hidden dense layers (MLP) or conv blocks (CNN, DS-CNN).
-        kernel: Conv kernel size (odd); 1 for the MLP.
-    """
-
-    arch: Literal["mlp", "cnn", "dscnn"]
-    width: int
-    depth: int
-    kernel: int = 1
-
-    PARAMETERS: ClassVar[tuple[str, ...]] = (
-        "arch",
-        "depth",
-        "width",
-        "blocks",
-        "channels",
-        "kernel",
-        "width_mult",
-    )
-    """The config keys ``from_config`` reads."""
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> ArchSpec:
-        """Read the architecture of a config.
-
-        An MLP reads ``depth`` and ``width``; a CNN or DS-CNN reads ``blocks`` and
-        ``channels`` (falling back to ``depth`` and ``width``, for spaces that share one
-        size parameter) and ``kernel`` (default 3). ``width_mult`` (default 1) scales the
-        width, as the multiplier of MobileNet and MLPerf Tiny's DS-CNN does.
-
-        Raises:
-            ArchitectureError: A parameter is missing or out of range.
-        """
-        arch = str(config.get("arch", ""))
-        if arch not in ARCHS:
-            raise ArchitectureError(f"`arch` must be one of {list(ARCHS)}, got {arch!r}.")
-        conv = arch != "mlp"
-        try:
-            depth = int(config["blocks"] if conv and "blocks" in config else config["depth"])
-            base = int(config["channels"] if conv and "channels" in config else config["width"])
-        except KeyError as e:
-            raise ArchitectureError(f"{arch} needs parameter {e}.") from None
-        kernel = int(config.get("kernel", 3)) if conv else 1
-        width_mult = float(config.get("width_mult", 1.0))
-        if not width_mult > 0:
-            raise ArchitectureError(f"`width_mult` must be > 0, got {width_mult}.")
-        width = round(base * width_mult)
-        if min(width, depth, kernel) < 1 or kernel % 2 == 0:
-            raise ArchitectureError(
-                f"width x width_mult and depth must be >= 1 and kernel odd, got "
-                f"width={width}, depth={depth}, kernel={kernel}."
-            )
-        return cls(arch=arch, width=width, depth=depth, kernel=kernel)  # type: ignore[arg-type]
 
 
 def _conv(
@@ -116,20 +51,6 @@ def _conv_block(
 ) -> list[nn.Module]:
     norm = nn.BatchNorm1d(c_out) if ndim == 1 else nn.BatchNorm2d(c_out)
     return [_conv(ndim, c_in, c_out, kernel, stride=stride, groups=groups), norm, nn.ReLU()]
-
-
-def _shape_text(shape: list[int] | tuple[int, ...]) -> str:
-    return "x".join(map(str, shape))
-
-
-def _check_poolable(spec: ArchSpec, task: TaskSpec, block: int, spatial: list[int]) -> None:
-    """Refuse a CNN block whose ``spatial`` input is too small for its 2x max-pool."""
-    if min(spatial) < 2:
-        raise ArchitectureError(
-            f"a cnn with {spec.depth} blocks max-pools {spec.depth} times, but the "
-            f"{_shape_text(task.input_shape[1:])} input of task {task.name!r} is down to "
-            f"{_shape_text(spatial)} after {block} pools; lower `blocks`."
-        )
 
 
 def _cnn(spec: ArchSpec, task: TaskSpec) -> tuple[list[nn.Module], list[int]]:

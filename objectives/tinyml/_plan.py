@@ -15,10 +15,11 @@ depends on weight values:
   but the last, a depthwise conv as many as its input keeps;
 - unstructured pruning masks ``_masked_count(n, ratio)`` of each such layer's weights.
 
-The pruning counts are ``_prune``'s own functions and the layer records ``_graph``'s, so
-those rules live in one place; the chain's layout is ``_models``' repeated here as
-shapes. ``tests/test_tinyml_plan.py`` compares ``planned_graph_stats`` field by field with
-``_graph.built_graph_stats`` (the network built, pruned and folded in torch) on random
+The pruning counts are the ones ``_prune`` uses (``_settings``) and the layer records
+``_graph``'s, so those rules live in one place, and none of them imports torch; the
+chain's layout is ``_models``' repeated here as shapes. ``tests/test_tinyml_plan.py``
+compares ``planned_graph_stats`` field by field with ``_built.built_graph_stats`` (the
+network built, pruned and folded in torch) on random
 configs of every architecture, task and pruning, and every trial compares it with the
 statistics of its exported ONNX file (``Classifier.evaluate``).
 """
@@ -29,15 +30,15 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from objectives.tinyml._arch import _check_poolable
 from objectives.tinyml._graph import _conv_kind, _layer_stats, _with_pruning
-from objectives.tinyml._models import _check_poolable
-from objectives.tinyml._prune import _keep_count, _masked_count
+from objectives.tinyml._settings import _keep_count, _masked_count
 
 if TYPE_CHECKING:
     from objectives.hardware import GraphStats, LayerStats
-    from objectives.tinyml._compress import Compression
+    from objectives.tinyml._arch import ArchSpec
     from objectives.tinyml._data import TaskSpec
-    from objectives.tinyml._models import ArchSpec
+    from objectives.tinyml._settings import Compression
 
 __all__ = ["planned_graph_stats"]
 

@@ -26,9 +26,9 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from objectives.tinyml._models import uninitialized
+from objectives.tinyml._settings import _keep_count, _masked_count
 
 __all__ = [
-    "PRUNE_KINDS",
     "fold_batchnorm",
     "freeze_zeros",
     "prune",
@@ -36,7 +36,6 @@ __all__ = [
     "weighted_layers",
 ]
 
-PRUNE_KINDS = ("structured", "unstructured")
 _Conv = nn.Conv1d | nn.Conv2d
 _Norm = nn.BatchNorm1d | nn.BatchNorm2d
 
@@ -86,16 +85,6 @@ def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
         fused.bias.copy_((bias - module.running_mean) * scale + module.bias)
         layers[-1] = fused
     return nn.Sequential(*layers).eval()
-
-
-def _keep_count(n: int, ratio: float) -> int:
-    """Outputs a structured pruning at ``ratio`` keeps of a layer's ``n`` (at least one)."""
-    return max(1, round(n * (1.0 - ratio)))
-
-
-def _masked_count(n: int, ratio: float) -> int:
-    """Weights an unstructured pruning at ``ratio`` zeroes of a layer's ``n``."""
-    return round(n * ratio)
 
 
 def _slice_conv(conv: _Conv, keep_in: torch.Tensor | None, keep_out: torch.Tensor | None) -> _Conv:

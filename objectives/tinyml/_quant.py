@@ -24,25 +24,9 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from objectives.tinyml._prune import weighted_layers
+from objectives.tinyml._settings import _FLOAT_BITS, activation_bits
 
-__all__ = [
-    "BITS",
-    "ActQuant",
-    "activation_bits",
-    "add_fake_quant",
-    "bake_weights",
-    "calibrate",
-    "strip_act_quant",
-]
-
-BITS = (2, 4, 8, 16, 32)
-#: Bit width at or above which a value is stored as float (no quantization).
-_FLOAT_BITS = 32
-
-
-def activation_bits(bits: int) -> int:
-    """Run-time activation width of a model whose weights have ``bits`` bits."""
-    return 8 if bits <= 8 else bits
+__all__ = ["ActQuant", "add_fake_quant", "bake_weights", "calibrate", "strip_act_quant"]
 
 
 class _WeightQuant(nn.Module):

@@ -9,7 +9,6 @@ error on the test set, where anomalies should reconstruct worse.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -20,26 +19,12 @@ from torch import nn
 from objectives.tinyml._data import TaskData
 from objectives.tinyml._distill import Distillation, distillation_loss
 from objectives.tinyml._errors import TrainingError
+from objectives.tinyml._settings import TrainSettings
 
-__all__ = ["TrainSettings", "fit", "predict", "score"]
+__all__ = ["fit", "predict", "score"]
 
 #: Rows per forward pass when predicting; bounds peak memory on the larger inputs.
 _PREDICT_BATCH = 512
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Optimizer settings of one training phase; part of the cache keys.
-
-    Attributes:
-        epochs: Passes over the training set.
-        batch_size: Samples per step.
-        lr: Peak Adam learning rate, annealed to 0 with a cosine schedule.
-    """
-
-    epochs: int
-    batch_size: int = 64
-    lr: float = 3e-3
 
 
 def _loss(
