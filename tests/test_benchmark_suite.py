@@ -20,6 +20,7 @@ from experiments.benchmarks.suite.runner import (
     read_results,
     run_one,
 )
+from experiments.benchmarks.suite.variants import paired_summary, read_gaps
 from moo.pareto import hypervolume
 
 DIGITS_CSV = Path(__file__).resolve().parents[1] / "experiments/benchmarks/results/digits_table.csv"
@@ -142,3 +143,20 @@ def test_random_run_on_digits_has_finite_gaps() -> None:
     assert hv == sorted(hv) and 0 < hv[-1] <= problem.max_hv * (1 + 1e-12)
     assert all(math.isfinite(row["log10_hv_gap"]) for row in rows)
     assert rows[-1]["log10_hv_gap"] < rows[0]["log10_hv_gap"]
+
+
+def test_paired_summary_pairs_seeds_and_keeps_the_latest_run(tmp_path: Path) -> None:
+    page = tmp_path / "variants.md"
+    page.write_text(
+        "| variant | problem | seed | final log10 HV gap |\n|---|---|---|---|\n"
+        "| off | zdt1 | 0 | 9.000 |\n"  # superseded by the re-run below
+        "| default | zdt1 | 0 | -1.000 |\n| default | zdt1 | 1 | -2.000 |\n"
+        "| off | zdt1 | 0 | 0.500 |\n| off | zdt1 | 1 | -2.500 |\n"
+        "| off | dtlz2 | 0 | 1.000 |\n"  # no default on dtlz2: not paired
+    )
+    gaps = read_gaps(page)
+    assert len(gaps) == 5
+    lines = paired_summary(gaps, base="default").splitlines()
+    assert len(lines) == 3  # header, rule, one paired row
+    # changes +1.5 and -0.5: mean +0.50, sd 1.41, worse on one seed of two
+    assert lines[2] == "| off | zdt1 | 2 | -1.00 | -1.50 | +0.50 ± 1.41 | 1/2 |"
