@@ -19,8 +19,7 @@ import random
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +55,7 @@ from moo.keys import (
 from moo.pareto import log_scaled
 from moo.rng import derive_seed, seeded_global_rng
 from moo.space import SearchSpace, default_n_initial, row_key
+from moo.threads import torch_threads
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -390,7 +390,7 @@ class QNEHVISampler(BaseSampler):
                 _logger.warning("Every config of the search space was evaluated; repeating one.")
                 return space.decode(space.grid_points()[:1])[0], math.nan, {}
         self._log_switch(len(problem.X))
-        with seeded_global_rng(seed), _torch_threads(self._settings.threads):
+        with seeded_global_rng(seed), torch_threads(self._settings.threads):
             model, order = fit_model(problem, self._settings, gp=self._fit_gp)
             state = hyperparameters(model, problem)
             acqf = build_acquisition(
@@ -471,18 +471,6 @@ class _History:
     def seen_keys(self) -> set[tuple[float, ...]]:
         """Encoded configs of every trial (any state): never propose them again."""
         return {row_key(row) for row in self._space.encode(t.params for t in self.trials)}
-
-
-@contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """torch's intra-op threads set to ``n`` for the block (a process-wide setting; the
-    proposals of one process already take turns under ``seeded_global_rng``'s lock)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _first_unseen(configs: list[dict[str, Any]], history: _History) -> dict[str, Any]:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+from moo.threads import torch_threads
 from objectives.tinyml._cache import load_trained, publish_folder, save_trained, scratch_folder
 from objectives.tinyml._compress import calibration_set, compress
 from objectives.tinyml._graph import graph_metadata
@@ -33,19 +31,6 @@ if TYPE_CHECKING:
     from objectives.tinyml._settings import Compression, FineTunes, TrainSettings
 
 __all__ = ["ModelBuilder"]
-
-
-@contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class ModelBuilder:
@@ -97,7 +82,7 @@ class ModelBuilder:
             seed: Seed of the initial weights and of training.
             timings: Filled with ``train_s``, ``prune_s``, ``quant_s``, ``export_s``.
         """
-        with _torch_threads(self.threads):
+        with torch_threads(self.threads):
             start = time.perf_counter()
             model, train_seconds, was_cached = self._trained(arch, data, weights, seed)
             teacher_logits = None
