@@ -28,6 +28,7 @@ import torch
 from botorch.acquisition import AcquisitionFunction
 from botorch.exceptions.warnings import OptimizationWarning
 from botorch.models.model import Model
+from botorch.models.transforms.input import InputTransform
 from linear_operator.utils.warnings import NumericalWarning
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.samplers._base import _process_constraints_after_trial
@@ -277,11 +278,18 @@ class QNEHVISampler(BaseSampler):
         *,
         deterministic: bool = False,
         settings: ProposalSettings,
+        input_transform: InputTransform | None = None,
     ) -> Model:
         """One batched GP over the columns of ``Y`` (``moo.bo.models.fit_gp``'s contract).
         Override to try another kernel or prior."""
         return fit_gp(
-            X, Y, categorical_dims, warm_start, deterministic=deterministic, settings=settings
+            X,
+            Y,
+            categorical_dims,
+            warm_start,
+            deterministic=deterministic,
+            settings=settings,
+            input_transform=input_transform,
         )
 
     def _screen(

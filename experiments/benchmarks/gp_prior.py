@@ -29,6 +29,7 @@ import optuna
 import torch
 from botorch.models import SingleTaskGP
 from botorch.models.model import Model
+from botorch.models.transforms.input import InputTransform
 from botorch.models.transforms.outcome import Standardize
 from botorch.models.utils.gpytorch_modules import (
     get_gaussian_likelihood_with_gamma_prior,
@@ -70,10 +71,17 @@ class MaternGammaSampler(QNEHVISampler):
         *,
         deterministic: bool = False,
         settings: ProposalSettings,
+        input_transform: InputTransform | None = None,
     ) -> Model:
         if categorical_dims:
             return super()._fit_gp(
-                X, Y, categorical_dims, warm_start, deterministic=deterministic, settings=settings
+                X,
+                Y,
+                categorical_dims,
+                warm_start,
+                deterministic=deterministic,
+                settings=settings,
+                input_transform=input_transform,
             )
         batch = torch.Size([Y.shape[-1]]) if Y.shape[-1] > 1 else torch.Size()
         gp = SingleTaskGP(
@@ -82,6 +90,7 @@ class MaternGammaSampler(QNEHVISampler):
             covar_module=get_matern_kernel_with_gamma_prior(X.shape[-1], batch_shape=batch),
             likelihood=get_gaussian_likelihood_with_gamma_prior(batch_shape=batch),
             outcome_transform=Standardize(m=Y.shape[-1]),
+            input_transform=input_transform,
         )
         fit_hyperparameters(gp, warm_start, settings)
         return gp

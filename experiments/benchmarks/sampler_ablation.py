@@ -20,7 +20,10 @@ Variants:
 - ``neither``: both taken out (the sampler before the two changes);
 - ``no-front-starts``, ``no-ehvi-switch``, ``no-screen``, ``no-local-steps``,
   ``no-warm-start``, ``no-split``: one ``ProposalSettings`` heuristic off each (the
-  front starts here without RandomStartsSampler's extra random restarts).
+  front starts here without RandomStartsSampler's extra random restarts);
+- ``known``: the default told the problem's known objectives (as ``moo run`` is), and
+  ``known-no-features``: the same without them as GP inputs (``known_features``),
+  paired with ``known``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import sys
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from botorch.acquisition import AcquisitionFunction
@@ -42,6 +46,7 @@ from moo.sampler import QNEHVISampler
 
 OUT = Path(__file__).resolve().parent / "results" / "sampler_ablation.md"
 SUMMARY = OUT.with_name("sampler_ablation_summary.md")
+KNOWN_BASE = "known"
 HEADER = """# Sampler ablation: final log10 HV gap of moo-qlognehvi without one part
 
 Rows are appended by `OMP_NUM_THREADS=1 python -m experiments.benchmarks.sampler_ablation
@@ -71,17 +76,25 @@ class RandomStartsSampler(QNEHVISampler):
         )
 
 
-def _off(**changes: object) -> tuple[bool, type[QNEHVISampler], ProposalSettings]:
+class Variant(NamedTuple):
+    """How one variant builds the suite's moo-qlognehvi."""
+
+    deterministic: bool = True
+    sampler_class: type[QNEHVISampler] = QNEHVISampler
+    settings: ProposalSettings = ProposalSettings()
+    known: bool = False  # the problem's known objectives given, as ``moo run`` gives them
+
+
+def _off(**changes: object) -> Variant:
     """The default with one heuristic of ``ProposalSettings`` changed (switched off)."""
-    return True, QNEHVISampler, ProposalSettings(**changes)  # type: ignore[arg-type]
+    return Variant(settings=ProposalSettings(**changes))  # type: ignore[arg-type]
 
 
-VARIANTS: dict[str, tuple[bool, type[QNEHVISampler], ProposalSettings]] = {
-    # name: (deterministic objectives, sampler class, proposal settings)
-    "default": (True, QNEHVISampler, ProposalSettings()),
-    "learned-noise": (False, QNEHVISampler, ProposalSettings()),
-    "random-starts": (True, RandomStartsSampler, ProposalSettings()),
-    "neither": (False, RandomStartsSampler, ProposalSettings()),
+VARIANTS: dict[str, Variant] = {
+    "default": Variant(),
+    "learned-noise": Variant(deterministic=False),
+    "random-starts": Variant(sampler_class=RandomStartsSampler),
+    "neither": Variant(deterministic=False, sampler_class=RandomStartsSampler),
     # One heuristic off each, by its setting:
     "no-front-starts": _off(front_starts=False),
     "no-ehvi-switch": _off(ehvi_after=None),
@@ -89,18 +102,32 @@ VARIANTS: dict[str, tuple[bool, type[QNEHVISampler], ProposalSettings]] = {
     "no-local-steps": _off(local_steps=0),
     "no-warm-start": _off(warm_start_after=None),
     "no-split": _off(split_after=None),
+    # With the problem's known objectives (NAS-Bench-201 latencies, digits latency and
+    # energy), paired with each other:
+    KNOWN_BASE: Variant(known=True),
+    "known-no-features": Variant(known=True, settings=ProposalSettings(known_features=False)),
 }
 
 
 def write_summary() -> None:
-    """Pair each variant with ``default`` (same seeds, same Sobol designs)."""
+    """Pair each variant with its base, ``default`` or ``known`` (same seeds, same Sobol
+    designs)."""
+    gaps = read_gaps(OUT)
+    with_known = gaps["variant"].isin([n for n, v in VARIANTS.items() if v.known])
+    known_part = (
+        "\nWith the problems' known objectives given, paired with `known`:\n\n"
+        + paired_summary(gaps[with_known], base=KNOWN_BASE)
+        if with_known.any()
+        else ""
+    )
     SUMMARY.write_text(
         "# Sampler ablation, paired with the default\n\n"
         "Written by `python -m experiments.benchmarks.sampler_ablation summary` from the\n"
         "latest row of each variant, problem and seed in `sampler_ablation.md`. `change` is\n"
         "the variant's final log10 HV gap minus the default's on the same seed: positive\n"
         "means the part the variant switches off pays on that problem.\n\n"
-        + paired_summary(read_gaps(OUT), base="default")
+        + paired_summary(gaps[~with_known], base="default")
+        + known_part
     )
     print(SUMMARY.read_text())
 
@@ -110,14 +137,14 @@ def main(argv: list[str]) -> None:
         write_summary()
         return
     name, seeds, problems = argv[0], [int(s) for s in argv[1].split(",")], argv[2:]
-    deterministic, sampler_class, settings = VARIANTS[name]
+    variant = VARIANTS[name]
     factory = partial(
         moo_sampler,
         "qlognehvi",
-        False,
-        deterministic=deterministic,
-        settings=settings,
-        sampler_class=sampler_class,
+        variant.known,
+        deterministic=variant.deterministic,
+        settings=variant.settings,
+        sampler_class=variant.sampler_class,
     )
     method = Method(f"moo-{name}", optuna_method(factory))
     torch.set_num_threads(1)

@@ -1,6 +1,7 @@
 """The BO proposal behind ``moo.sampler.QNEHVISampler``, free of Optuna.
 
-``models`` fits the GPs (and exact models of known objectives), ``acquisitions`` builds
+``models`` fits the GPs (and exact models of known objectives, which ``features`` also
+hands the GPs as inputs), ``acquisitions`` builds
 the acquisition with one constructor per kind, ``optimize`` maximizes it by the route the
 search space calls for, and ``settings`` holds every heuristic's default. The sampler
 reads the study, converts directions once and calls these in that order.
@@ -17,6 +18,7 @@ from typing import Any
 __all__ = [
     "Acquisition",
     "Hyperparameters",
+    "KnownFeatures",
     "KnownObjective",
     "ProposalProblem",
     "ProposalSettings",
@@ -33,6 +35,7 @@ __all__ = [
 _HOME = {
     "Acquisition": "problem",
     "Hyperparameters": "problem",
+    "KnownFeatures": "features",
     "KnownObjective": "problem",
     "ProposalProblem": "problem",
     "ProposalSettings": "settings",

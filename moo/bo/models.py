@@ -27,10 +27,12 @@ from botorch.models import (
     SingleTaskGP,
 )
 from botorch.models.model import Model
+from botorch.models.transforms.input import InputTransform
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
+from moo.bo.features import KnownFeatures
 from moo.bo.problem import Hyperparameters, ProposalProblem
 from moo.bo.settings import ProposalSettings
 
@@ -49,8 +51,9 @@ __all__ = [
 _DETERMINISTIC_NOISE = 1.01e-6
 
 FitGP = Callable[..., Model]
-"""``fit_gp(X, Y, categorical_dims, warm_start, *, deterministic, settings) -> Model``:
-the signature a sampler's ``_fit_gp`` hook keeps when it swaps the GP."""
+"""``fit_gp(X, Y, categorical_dims, warm_start, *, deterministic, settings,
+input_transform) -> Model``: the signature a sampler's ``_fit_gp`` hook keeps when it
+swaps the GP."""
 
 
 def fit_gp(
@@ -61,6 +64,7 @@ def fit_gp(
     *,
     deterministic: bool = False,
     settings: ProposalSettings | None = None,
+    input_transform: InputTransform | None = None,
 ) -> Model:
     """A batched GP with one output per column of ``Y``, outcomes standardized.
 
@@ -73,7 +77,8 @@ def fit_gp(
     ``warm_start_max_abs`` is dropped: a chain of warm starts can drift where the
     likelihood is flat, and a fit started there stays there or fails every retry.
     ``deterministic`` fixes the noise at ``_DETERMINISTIC_NOISE`` of each outcome's
-    variance.
+    variance. ``input_transform`` maps candidates to the GP's inputs (``KnownFeatures``:
+    ``X`` arrives already augmented, its last columns continuous).
     """
     settings = settings or ProposalSettings()
     if warm_start and not _plausible(warm_start, settings.warm_start_max_abs):
@@ -92,10 +97,17 @@ def fit_gp(
                 Y,
                 cat_dims=list(categorical_dims),
                 outcome_transform=outcome_transform,
+                input_transform=input_transform,
                 **noise,
             )
         else:
-            gp = SingleTaskGP(X, Y, outcome_transform=outcome_transform, **noise)
+            gp = SingleTaskGP(
+                X,
+                Y,
+                outcome_transform=outcome_transform,
+                input_transform=input_transform,
+                **noise,
+            )
         fit_hyperparameters(gp, warm_start, settings)
     return gp
 
@@ -217,14 +229,16 @@ def fit_model(
     models: list[Model] = []
     split = settings.split_after is not None and len(problem.X) > settings.split_after
     finish = split_outputs if split else _as_fitted
+    features = _known_features(problem, known, settings)
     if learned:
         fitted = gp(
-            problem.X,
+            features.augment(problem.X, problem.Y[:, known]) if features else problem.X,
             problem.Y[:, learned],
             cat_dims,
             warm.get("objectives"),
             deterministic=problem.deterministic,
             settings=settings,
+            input_transform=features,
         )
         models.append(finish(fitted))
     if known:
@@ -237,9 +251,25 @@ def fit_model(
 
         models.append(GenericDeterministicModel(exact, num_outputs=len(known)))
     if problem.C is not None and problem.X_constraints is not None and problem.C.numel():
+        X_c = problem.X_constraints
         fitted = gp(
-            problem.X_constraints, problem.C, cat_dims, warm.get("constraints"), settings=settings
+            features.transform(X_c) if features else X_c,
+            problem.C,
+            cat_dims,
+            warm.get("constraints"),
+            settings=settings,
+            input_transform=features,
         )
         models.append(finish(fitted))
     model = models[0] if len(models) == 1 else ModelList(*models)
     return model, learned + known
+
+
+def _known_features(
+    problem: ProposalProblem, known: list[int], settings: ProposalSettings
+) -> KnownFeatures | None:
+    """The known objectives as GP inputs, when ``settings.known_features`` asks for them
+    and the study has both known objectives and something to learn."""
+    if not (settings.known_features and known):
+        return None
+    return KnownFeatures([problem.known[i] for i in known], problem.Y[:, known])

@@ -70,6 +70,10 @@ class ProposalSettings:
             objective's observed range beyond its worst value.
         threads: torch intra-op threads of a proposal; more OpenMP threads than free
             cores spin instead of working on GPs of a few hundred points.
+        known_features: The GPs of the learned objectives and constraints also see the
+            known objectives' values (``moo.bo.features``): accuracy tracks the model
+            size that latency and energy measure, and a GP over the config's encoding
+            alone cannot see that.
     """
 
     num_restarts: int = 8
@@ -94,6 +98,7 @@ class ProposalSettings:
     warm_fit_maxiter: int = 20
     reference_margin: float = REFERENCE_MARGIN
     threads: int = 1
+    known_features: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):
