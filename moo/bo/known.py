@@ -85,6 +85,11 @@ class ExactObjective:
         return MappingProxyType(self._failures)
 
     @property
+    def log(self) -> bool:
+        """Whether the values are ``log10`` of the metric (the objective's scale is log)."""
+        return self._log
+
+    @property
     def n_scored(self) -> int:
         return len(self._cache)
 

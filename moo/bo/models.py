@@ -229,6 +229,8 @@ def fit_model(
     models: list[Model] = []
     split = settings.split_after is not None and len(problem.X) > settings.split_after
     finish = split_outputs if split else _as_fitted
+    # One transform per GP: a fitted GP leaves its transform in eval mode, where it would
+    # augment the next GP's (already augmented) training inputs again.
     features = _known_features(problem, known, settings)
     if learned:
         fitted = gp(
@@ -252,6 +254,7 @@ def fit_model(
         models.append(GenericDeterministicModel(exact, num_outputs=len(known)))
     if problem.C is not None and problem.X_constraints is not None and problem.C.numel():
         X_c = problem.X_constraints
+        features = _known_features(problem, known, settings)
         fitted = gp(
             features.transform(X_c) if features else X_c,
             problem.C,
