@@ -25,7 +25,8 @@ from moo.space import SearchSpace, row_key
 
 N_KINDS = 40
 # An exact "latency" per kind of a categorical parameter, spread over two decades.
-LATENCY = dict(zip(range(N_KINDS), np.logspace(0, 2, N_KINDS)[np.random.default_rng(3).permutation(N_KINDS)], strict=True))  # fmt: skip
+_SPREAD = np.logspace(0, 2, N_KINDS)[np.random.default_rng(3).permutation(N_KINDS)]
+LATENCY = dict(enumerate(_SPREAD.tolist()))
 
 
 def kinds_space(*extra: tuple[str, dict]) -> SearchSpace:
@@ -49,9 +50,7 @@ def accuracy(config: dict) -> float:
 
 def problem_of(space: SearchSpace, X: torch.Tensor, **kwargs: object) -> ProposalProblem:
     configs = space.decode(X)
-    Y = torch.tensor(
-        [[accuracy(c), -math.log10(latency(c))] for c in configs], dtype=torch.double
-    )
+    Y = torch.tensor([[accuracy(c), -math.log10(latency(c))] for c in configs], dtype=torch.double)
     return ProposalProblem(
         X=X,
         Y=Y,
