@@ -21,9 +21,10 @@ Variants:
 - ``no-front-starts``, ``no-ehvi-switch``, ``no-screen``, ``no-local-steps``,
   ``no-warm-start``, ``no-split``: one ``ProposalSettings`` heuristic off each (the
   front starts here without RandomStartsSampler's extra random restarts);
+- ``no-warp``: outcomes standardized, not warped (``outcome_warp``);
 - ``known``: the default told the problem's known objectives (as ``moo run`` is), and
-  ``known-no-features``: the same without them as GP inputs (``known_features``),
-  paired with ``known``.
+  ``known-no-features`` / ``known-no-warp``: the same without them as GP inputs
+  (``known_features``) / without the outcome warp, paired with ``known``.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ VARIANTS: dict[str, Variant] = {
     "no-local-steps": _off(local_steps=0),
     "no-warm-start": _off(warm_start_after=None),
     "no-split": _off(split_after=None),
+    "no-warp": _off(outcome_warp=False),
     # With the problem's known objectives (NAS-Bench-201 latencies, digits latency and
     # energy), paired with each other:
     KNOWN_BASE: Variant(known=True),

@@ -1,10 +1,11 @@
 """The BO proposal behind ``moo.sampler.QNEHVISampler``, free of Optuna.
 
-``models`` fits the GPs (and exact models of known objectives, which ``features`` also
-hands the GPs as inputs), ``acquisitions`` builds
-the acquisition with one constructor per kind, ``optimize`` maximizes it by the route the
-search space calls for, and ``settings`` holds every heuristic's default. The sampler
-reads the study, converts directions once and calls these in that order.
+``models`` fits the GPs (outcomes warped by ``warp``) and exact models of known
+objectives, which ``features`` also hands the GPs as inputs;
+``acquisitions`` builds the acquisition with one constructor per kind, ``optimize``
+maximizes it by the route the search space calls for, and ``settings`` holds every
+heuristic's default. The sampler reads the study, converts directions once and calls
+these in that order.
 
 Names are imported on first use (PEP 562): ``moo.bo.settings`` is plain Python, so a
 study's YAML can be checked against ``ProposalSettings`` without loading torch.

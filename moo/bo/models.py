@@ -35,6 +35,7 @@ from torch import Tensor
 from moo.bo.features import KnownFeatures
 from moo.bo.problem import Hyperparameters, ProposalProblem
 from moo.bo.settings import ProposalSettings
+from moo.bo.warp import YeoJohnson
 
 __all__ = [
     "FitGP",
@@ -66,7 +67,8 @@ def fit_gp(
     settings: ProposalSettings | None = None,
     input_transform: InputTransform | None = None,
 ) -> Model:
-    """A batched GP with one output per column of ``Y``, outcomes standardized.
+    """A batched GP with one output per column of ``Y``, outcomes warped
+    (``settings.outcome_warp``) or standardized.
 
     Categorical dimensions get MixedSingleTaskGP's categorical kernel instead of being
     treated as numbers; everything else is already scaled to ``[0, 1]`` by the encoding.
@@ -90,7 +92,8 @@ def fit_gp(
     with warnings.catch_warnings():
         # Categorical indices lie outside [0, 1] by design.
         warnings.simplefilter("ignore", InputDataWarning)
-        outcome_transform = Standardize(m=Y.shape[-1])
+        m = Y.shape[-1]
+        outcome_transform = YeoJohnson(m) if settings.outcome_warp else Standardize(m=m)
         if categorical_dims:
             gp: Model = MixedSingleTaskGP(
                 X,

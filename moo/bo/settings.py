@@ -74,6 +74,10 @@ class ProposalSettings:
             known objectives' values (``moo.bo.features``): accuracy tracks the model
             size that latency and energy measure, and a GP over the config's encoding
             alone cannot see that.
+        outcome_warp: The GPs are fitted on a Yeo-Johnson warp of each outcome and
+            their posteriors mapped back (``moo.bo.warp``): errors that cluster near the
+            best with a few far off leave a GP on the raw values a flat landscape with
+            spikes. Off: outcomes are only standardized.
     """
 
     num_restarts: int = 8
@@ -99,6 +103,7 @@ class ProposalSettings:
     reference_margin: float = REFERENCE_MARGIN
     threads: int = 1
     known_features: bool = True
+    outcome_warp: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):
