@@ -1,5 +1,5 @@
 """How well does the learned objective's GP predict, with and without the known objectives
-as inputs (``ProposalSettings.known_features``)?
+as inputs (``ProposalSettings.known_features``) and the outcome warp (``outcome_warp``)?
 
 Usage::
 
@@ -16,6 +16,7 @@ Writes ``results/known_features.md``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import shlex
 import sys
@@ -53,7 +54,12 @@ def _maximized(problem: BenchProblem, values: np.ndarray) -> torch.Tensor:
 
 
 def _scores(
-    problem: BenchProblem, X: torch.Tensor, values: np.ndarray, n: int, rep: int, on: bool
+    problem: BenchProblem,
+    X: torch.Tensor,
+    values: np.ndarray,
+    n: int,
+    rep: int,
+    settings: ProposalSettings,
 ) -> tuple[float, float, float, float]:
     rng = np.random.default_rng([rep, n])
     order = rng.permutation(len(X))
@@ -72,7 +78,7 @@ def _scores(
         known=dict(known),
         deterministic=True,
     )
-    model, order_out = fit_model(proposal, ProposalSettings(known_features=on))
+    model, order_out = fit_model(proposal, settings)
     column = order_out.index(0)
     with torch.no_grad():
         posterior = model.posterior(X[test])
@@ -89,6 +95,10 @@ def _scores(
     )
 
 
+def _on(flag: bool) -> str:
+    return "on" if flag else "off"
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m experiments.benchmarks.known_features")
     parser.add_argument("--reps", type=int, default=5)
@@ -99,7 +109,8 @@ def main(argv: list[str]) -> None:
         argv
     )
     lines = [
-        "# The learned objective's GP with and without the known objectives as inputs",
+        "# The learned objective's GP with and without the known objectives as inputs and the "
+        "outcome warp",
         "",
         f"Command: `{command.strip()}`",
         "",
@@ -108,8 +119,8 @@ def main(argv: list[str]) -> None:
         "configs; `rho best 10%`: over the 10 % lowest-error ones; RMSE in the error's units;",
         "NLPD: mean negative log predictive density (lower is better).",
         "",
-        "| problem | n | features | rho | rho best 10% | RMSE | NLPD |",
-        "|---|---|---|---|---|---|---|",
+        "| problem | n | features | warp | rho | rho best 10% | RMSE | NLPD |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     print("\n".join(lines), flush=True)
     for name in args.problems:
@@ -117,14 +128,15 @@ def main(argv: list[str]) -> None:
         X, values = _table(problem, np.random.default_rng(0))
         assert len({row_key(x) for x in X}) == len(X)
         for n in SIZES:
-            for on in (False, True):
+            for features, warp in itertools.product((False, True), repeat=2):
+                settings = ProposalSettings(known_features=features, outcome_warp=warp)
                 scores = np.array(
-                    [_scores(problem, X, values, n, rep, on) for rep in range(args.reps)]
+                    [_scores(problem, X, values, n, rep, settings) for rep in range(args.reps)]
                 )
                 rho, rho_best, rmse, nlpd = scores.mean(axis=0)
                 line = (
-                    f"| {name} | {n} | {'on' if on else 'off'} | {rho:.3f} | {rho_best:.3f} | "
-                    f"{rmse:.4g} | {nlpd:.3g} |"
+                    f"| {name} | {n} | {_on(features)} | {_on(warp)} | {rho:.3f} | "
+                    f"{rho_best:.3f} | {rmse:.4g} | {nlpd:.3g} |"
                 )
                 lines.append(line)
                 print(line, flush=True)
