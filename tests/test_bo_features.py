@@ -150,7 +150,8 @@ def test_both_gps_see_the_features_only_when_asked(on: bool) -> None:
         assert model.posterior(X[:4].unsqueeze(-2)).mean.shape == (4, 1, 3)
 
 
-def test_a_split_gp_with_features_predicts_as_the_batched_one() -> None:
+@pytest.mark.parametrize("warp", [False, True])
+def test_a_split_gp_with_features_predicts_as_the_batched_one(warp: bool) -> None:
     # Two learned objectives on a continuous space: the GP that split_after splits.
     space = SearchSpace.from_dict(
         {"parameters": {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(2)}}
@@ -159,8 +160,8 @@ def test_a_split_gp_with_features_predicts_as_the_batched_one() -> None:
     size = ExactObjective(space, lambda c: 1.0 + c["x0"] + c["x1"], -1.0, log=False, unusable=-9)
     Y = torch.stack([-(X - 0.3).pow(2).sum(-1), X[:, 0] * X[:, 1], -(1 + X.sum(-1))], dim=-1)
     problem = ProposalProblem(X=X, Y=Y, bounds=space.bounds, known={2: size})
-    batched, _ = fit_model(problem, ProposalSettings(split_after=None))
-    split, _ = fit_model(problem, ProposalSettings(split_after=29))
+    batched, _ = fit_model(problem, ProposalSettings(split_after=None, outcome_warp=warp))
+    split, _ = fit_model(problem, ProposalSettings(split_after=29, outcome_warp=warp))
     assert isinstance(split.models[0], ModelListGP)
     test = torch.rand(16, 1, 2, dtype=torch.double, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():

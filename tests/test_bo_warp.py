@@ -66,13 +66,19 @@ def test_a_noise_level_keeps_its_share_of_the_outcome_variance() -> None:
     assert torch.allclose(Yvar_tf, torch.full_like(Y, 1e-6))
     with warnings.catch_warnings():  # GPyTorch warns when a noise is below its floor
         warnings.simplefilter("error")
-        fit_gp(torch.rand(40, 1, dtype=torch.double), Y, [], deterministic=True)
+        fit_gp(
+            torch.rand(40, 1, dtype=torch.double),
+            Y,
+            [],
+            deterministic=True,
+            settings=ProposalSettings(outcome_warp=True),
+        )
 
 
 def test_the_posterior_is_mapped_back_samples_exactly() -> None:
     X = torch.linspace(0, 1, 25, dtype=torch.double)[:, None]
     Y = skewed(25)
-    gp = fit_gp(X, Y, [], deterministic=True)
+    gp = fit_gp(X, Y, [], deterministic=True, settings=ProposalSettings(outcome_warp=True))
     with torch.no_grad():
         posterior = gp.posterior(X)
         # An interpolating GP returns the data on the data, on the objectives' own scale.
@@ -89,11 +95,11 @@ def test_the_posterior_is_mapped_back_samples_exactly() -> None:
     assert bool((between.variance > 0).all())
 
 
-def test_switching_the_warp_off_standardizes() -> None:
+def test_the_warp_is_a_setting_off_by_default() -> None:
     X = torch.rand(20, 2, dtype=torch.double, generator=torch.Generator().manual_seed(0))
     problem = ProposalProblem(X=X, Y=skewed(20), bounds=torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
-    on, _ = fit_model(problem)
-    off, _ = fit_model(problem, ProposalSettings(outcome_warp=False))
+    on, _ = fit_model(problem, ProposalSettings(outcome_warp=True))
+    off, _ = fit_model(problem)
     assert isinstance(on.outcome_transform, YeoJohnson)
     assert not isinstance(off.outcome_transform, YeoJohnson)
 

@@ -21,10 +21,10 @@ Variants:
 - ``no-front-starts``, ``no-ehvi-switch``, ``no-screen``, ``no-local-steps``,
   ``no-warm-start``, ``no-split``: one ``ProposalSettings`` heuristic off each (the
   front starts here without RandomStartsSampler's extra random restarts);
-- ``no-warp``: outcomes standardized, not warped (``outcome_warp``);
+- ``warp``: outcomes warped (``outcome_warp``, off by default);
 - ``known``: the default told the problem's known objectives (as ``moo run`` is), and
-  ``known-no-features`` / ``known-no-warp``: the same without them as GP inputs
-  (``known_features``) / without the outcome warp, paired with ``known``.
+  ``known-no-features`` / ``known-warp``: the same without them as GP inputs
+  (``known_features``) / with the outcome warp, paired with ``known``.
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ class Variant(NamedTuple):
 
 
 def _off(**changes: object) -> Variant:
-    """The default with one heuristic of ``ProposalSettings`` changed (switched off)."""
+    """The default with one heuristic of ``ProposalSettings`` changed (switched off, or on
+    for one that is off by default)."""
     return Variant(settings=ProposalSettings(**changes))  # type: ignore[arg-type]
 
 
@@ -103,7 +104,7 @@ VARIANTS: dict[str, Variant] = {
     "no-local-steps": _off(local_steps=0),
     "no-warm-start": _off(warm_start_after=None),
     "no-split": _off(split_after=None),
-    "no-warp": _off(outcome_warp=False),
+    "warp": _off(outcome_warp=True),
     # With the problem's known objectives (NAS-Bench-201 latencies, digits latency and
     # energy), paired with each other:
     KNOWN_BASE: Variant(known=True),

@@ -77,7 +77,9 @@ class ProposalSettings:
         outcome_warp: The GPs are fitted on a Yeo-Johnson warp of each outcome and
             their posteriors mapped back (``moo.bo.warp``): errors that cluster near the
             best with a few far off leave a GP on the raw values a flat landscape with
-            spikes. Off: outcomes are only standardized.
+            spikes. Off by default: as a study closes in on its front, the trials pile
+            up near the best and the fitted warp bends smooth objectives too (zdt1,
+            vehicle safety); see ``results/sampler_notes.md``.
     """
 
     num_restarts: int = 8
@@ -103,7 +105,7 @@ class ProposalSettings:
     reference_margin: float = REFERENCE_MARGIN
     threads: int = 1
     known_features: bool = True
-    outcome_warp: bool = True
+    outcome_warp: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
