@@ -7,6 +7,7 @@ Usage::
     python -m experiments.benchmarks.sampler_suite --problems zdt1 --methods gp tpe
     python -m experiments.benchmarks.sampler_suite --report-only
     python -m experiments.benchmarks.sampler_suite --merge /tmp/a/sampler_results.csv
+    python -m experiments.benchmarks.sampler_suite --merge /tmp/b/sampler_results.csv --supersede
 
 Writes ``sampler_results.csv`` (one row per trial, appended run by run; a restarted
 suite skips the runs already there), ``sampler_summary.md`` and two PNGs into ``--out``.
@@ -67,6 +68,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         help="collect the runs of these results CSVs (suites run with their own --out) "
         "into this one instead of running anything",
     )
+    parser.add_argument(
+        "--supersede",
+        action="store_true",
+        help="with --merge: the merged runs replace this CSV's runs of the same method, "
+        "problem and seed (a re-run on newer code)",
+    )
     args = parser.parse_args(argv)
     args.problems = args.problems or list(QUICK_PROBLEMS if args.quick else PROBLEMS)
     args.seeds = args.seeds or (1 if args.quick else DEFAULT_SEEDS)
@@ -83,7 +90,8 @@ def main(argv: list[str] | None = None) -> Path:
     if args.merge:
         results = ResultsFile(path, command)
         for other in args.merge:
-            _logger.info("merged %d runs from %s", results.merge(other), other)
+            added = results.merge(other, supersede=args.supersede)
+            _logger.info("merged %d runs from %s", added, other)
     elif not args.report_only:
         results = ResultsFile(path, command)
         done = results.done()

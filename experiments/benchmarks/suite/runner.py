@@ -75,14 +75,18 @@ class ResultsFile:
         frame = read_results(self.path)
         return set(zip(frame["method"], frame["problem"], frame["seed"], strict=True))
 
-    def merge(self, other: Path) -> int:
+    def merge(self, other: Path, *, supersede: bool = False) -> int:
         """Append the runs of another results CSV that this one lacks, and its commands.
 
         Lets several suite processes write to their own files (no interleaved appends)
-        and be collected into one. Returns the number of runs added.
+        and be collected into one. With ``supersede``, the other file's runs replace this
+        one's of the same method, problem and seed (a re-run on newer code); the comment
+        lines (commands) are kept. Returns the number of runs added.
         """
-        done = self.done()
         frame = read_results(other)
+        if supersede:
+            self._drop(set(zip(frame["method"], frame["problem"], frame["seed"], strict=True)))
+        done = self.done()
         keys = zip(frame["method"], frame["problem"], frame["seed"], strict=True)
         new = frame[[key not in done for key in keys]]
         known = set(commands(self.path))
@@ -92,6 +96,17 @@ class ResultsFile:
                     f.write(f"# command: {command}\n")
             new.to_csv(f, header=False, index=False, columns=list(COLUMNS))
         return new.groupby(["method", "problem", "seed"]).ngroups
+
+    def _drop(self, runs: set[tuple[str, str, int]]) -> None:
+        """Rewrite the file without the rows of ``runs``, comment lines in place."""
+        kept = []
+        for line in self.path.read_text().splitlines(keepends=True):
+            cells = line.split(",", 3)
+            if line.startswith("#") or len(cells) < 4 or not cells[2].isdigit():
+                kept.append(line)
+            elif (cells[0], cells[1], int(cells[2])) not in runs:
+                kept.append(line)
+        self.path.write_text("".join(kept))
 
     def append(self, rows: list[dict[str, Any]]) -> None:
         with self.path.open("a", newline="") as f:
