@@ -102,9 +102,8 @@ class ResultsFile:
         kept = []
         for line in self.path.read_text().splitlines(keepends=True):
             cells = line.split(",", 3)
-            if line.startswith("#") or len(cells) < 4 or not cells[2].isdigit():
-                kept.append(line)
-            elif (cells[0], cells[1], int(cells[2])) not in runs:
+            is_row = not line.startswith("#") and len(cells) == 4 and cells[2].isdigit()
+            if not is_row or (cells[0], cells[1], int(cells[2])) not in runs:
                 kept.append(line)
         self.path.write_text("".join(kept))
 
