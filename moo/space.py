@@ -498,7 +498,13 @@ def _is_number(value: Any) -> bool:
 
 def row_key(row: Tensor) -> tuple[float, ...]:
     """Hashable identity of one encoded config, blind to float noise in the encoding."""
-    return tuple(round(float(v), 9) for v in row)
+    return tuple(round(v, 9) for v in row.tolist())
+
+
+def row_keys(X: Tensor) -> list[tuple[float, ...]]:
+    """``row_key`` of every row of ``X`` (``n x d``), in one conversion from torch: a
+    proposal keys every candidate of an enumerated space several times."""
+    return [tuple(round(v, 9) for v in row) for row in X.tolist()]
 
 
 def read_yaml(path: str | Path, *, what: str) -> Any:

@@ -20,6 +20,7 @@ One trial, as the engine runs it:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -335,6 +336,11 @@ def build_sampler(
     return RandomSampler(seed=seed)
 
 
+_KNOWN_CACHE_SIZE = 1 << 16
+"""Configs whose known metrics a study process keeps: every config of NAS-Bench-201's
+space (15,625) and the last proposals' worth of a continuous one."""
+
+
 def _known_objectives(
     config: StudyConfig, space: SearchSpace, adapter: Any
 ) -> dict[int, Callable[[dict[str, Any]], float]]:
@@ -355,14 +361,16 @@ def _known_objectives(
             names &= set(known_metrics(probe))
         except Exception:  # an unrealisable probe says nothing about which names exist
             continue
-    cache: dict[tuple[tuple[str, Any], ...], Mapping[str, float]] = {}
+
+    # Shared by the objectives, so one call serves them all; bounded, because a continuous
+    # parameter makes every L-BFGS step a new config (the sampler memoizes per proposal).
+    @functools.lru_cache(maxsize=_KNOWN_CACHE_SIZE)
+    def metrics_of(key: tuple[tuple[str, Any], ...]) -> Mapping[str, float]:
+        return known_metrics(dict(key))
 
     def metric(name: str) -> Callable[[dict[str, Any]], float]:
         def value(cfg: dict[str, Any]) -> float:
-            key = tuple(sorted(cfg.items()))
-            if key not in cache:
-                cache[key] = known_metrics(cfg)
-            return float(cache[key][name])
+            return float(metrics_of(tuple(sorted(cfg.items())))[name])
 
         return value
 

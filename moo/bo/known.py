@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from moo.errors import one_line
-from moo.space import SearchSpace, row_key
+from moo.space import SearchSpace, row_keys
 
 __all__ = ["ExactObjective", "unusable_value", "warn_known_failures"]
 
@@ -61,13 +61,14 @@ class ExactObjective:
         self._failures: dict[tuple[float, ...], str] = {}
 
     def __call__(self, X: Tensor) -> Tensor:
-        values = []
-        for row in X.detach():
-            key = row_key(row)
-            if key not in self._cache:
-                self._cache[key] = self._value(key, self._space.decode(row[None])[0])
-            values.append(self._cache[key])
-        return torch.tensor(values, dtype=X.dtype)
+        X = X.detach()
+        keys = row_keys(X)
+        missing = [i for i, key in enumerate(keys) if key not in self._cache]
+        if missing:
+            configs = self._space.decode(X[missing])
+            for i, config in zip(missing, configs, strict=True):
+                self._cache[keys[i]] = self._value(keys[i], config)
+        return torch.tensor([self._cache[key] for key in keys], dtype=X.dtype)
 
     def _value(self, key: tuple[float, ...], config: dict[str, Any]) -> float:
         try:

@@ -9,7 +9,12 @@ spread (``HardwareCost.upper``, the ``*_p90`` metrics). ``memory_footprint`` ans
 feasibility question before training; ``average_power_mW`` and ``battery_life_h`` turn a cost
 into a duty cycle; ``calibrate_device`` fits a profile to measurements (``moo calibrate``),
 few-shot with shrinkage for a core under a runtime.
+
+``graph_from_onnx`` is imported on first use (PEP 562): ``onnx`` takes over a second to
+import, and reading a study's costs (``moo report``, ``moo recommend``) never reads a model.
 """
+
+from typing import Any
 
 from objectives.hardware.calibrate import CalibrationResult, calibrate_device
 from objectives.hardware.cost import (
@@ -26,7 +31,6 @@ from objectives.hardware.errors import (
     UnknownDeviceError,
     UnknownOpWarning,
 )
-from objectives.hardware.onnx_graph import graph_from_onnx
 from objectives.hardware.power import average_power_mW, battery_life_h
 from objectives.hardware.profile import (
     DeviceProfile,
@@ -80,3 +84,11 @@ __all__ = [
     "reference_graph",
     "runtime_table",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "graph_from_onnx":
+        from objectives.hardware.onnx_graph import graph_from_onnx
+
+        return graph_from_onnx
+    raise AttributeError(f"module 'objectives.hardware' has no attribute {name!r}")

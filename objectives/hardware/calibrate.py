@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
-from scipy.optimize import least_squares
 
 from objectives.hardware.analytic import analytic_cost, fitted_terms
 from objectives.hardware.errors import HardwareError
@@ -249,6 +248,8 @@ def _fit_analytic(
         predicted = np.log([predict(candidate, m)[0] for m in rows])
         return np.concatenate([predicted - measured, LAMBDA * (theta - theta0)])
 
+    from scipy.optimize import least_squares  # 0.7 s to import; only a fit needs it
+
     solution = least_squares(residuals, theta0, method="lm" if len(rows) >= 3 else "trf")
     fitted = _with_compute(profile, solution.x)
     fits = [
@@ -277,6 +278,8 @@ def _fit_power_law(
         a, b = np.exp(theta[0]), theta[1]
         predicted = np.log([a * np.sum(w**b) for w in works])
         return predicted - target
+
+    from scipy.optimize import least_squares
 
     solution = least_squares(residuals, [math.log(law.a), law.b])
     return float(np.exp(solution.x[0])), float(solution.x[1])

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from objectives.hardware.errors import HardwareError
-from objectives.hardware.onnx_graph import graph_from_onnx
 from objectives.hardware.reference import reference_graph
 from objectives.hardware.stats import GraphStats, LayerKind, LayerStats
 
@@ -126,7 +125,7 @@ def _measurement(
 ) -> Measurement:
     if _present(row, "onnx_path"):
         try:
-            graph = (graph_loader or graph_from_onnx)(path.parent / str(row["onnx_path"]))
+            graph = (graph_loader or _graph_from_onnx)(path.parent / str(row["onnx_path"]))
         except HardwareError as e:
             raise HardwareError(f"{where}: column 'onnx_path': {e}") from e
     elif _present(row, "benchmark"):
@@ -155,3 +154,11 @@ def _measurement(
         unit=str(row["unit"]) if _present(row, "unit") else None,
         runtime=str(row["runtime"]) if _present(row, "runtime") else None,
     )
+
+
+def _graph_from_onnx(path: Path) -> GraphStats:
+    """``graph_from_onnx``, imported when a measurement names a model (``onnx`` is slow
+    to import and most calibrations give MACs and parameters instead)."""
+    from objectives.hardware.onnx_graph import graph_from_onnx
+
+    return graph_from_onnx(path)

@@ -28,9 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import onnx
-
-from objectives.hardware import GraphStats, LayerStats, graph_from_onnx
+from objectives.hardware import GraphStats, LayerStats
 
 if TYPE_CHECKING:
     from objectives.hardware.stats import LayerKind
@@ -66,8 +64,13 @@ def _with_pruning(layers: Sequence[LayerStats], pruned: Sequence[int]) -> GraphS
 def onnx_graph_stats(path: Path) -> GraphStats:
     """Statistics of an exported model, with the bit widths and pruning of its metadata.
 
-    A file without the metadata is read as ``graph_from_onnx`` reads any model.
+    A file without the metadata is read as ``graph_from_onnx`` reads any model. ``onnx``
+    is imported here, not with the module: reading a study's costs never opens a model.
     """
+    import onnx
+
+    from objectives.hardware.onnx_graph import graph_from_onnx
+
     meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     if _PRUNED not in meta:
         return graph_from_onnx(path)
