@@ -51,7 +51,7 @@ from objectives.hardware.runtime_model import FREE_OPS, MAC_KINDS, PARAMETERS, l
 if TYPE_CHECKING:
     from collections.abc import Collection
 
-    from objectives.hardware.profile import ComputeModel, DeviceProfile
+    from objectives.hardware.profile import ComputeModel, DeviceProfile, Precision
     from objectives.hardware.stats import GraphStats, LayerStats
 
 __all__ = [
@@ -68,6 +68,8 @@ _UNKNOWN_OP_WARNING = (
     "this warning."
 )
 AS_CONVOLUTION = "like a convolution with their MACs and activation traffic"
+#: Sub-byte precisions and their weight widths, narrowest first.
+_SUB_BYTE: tuple[tuple[Precision, int], ...] = (("int2", 2), ("int4", 4))
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class LayerTiming:
     traffic_bytes: float
 
 
-def layer_precision(layer: LayerStats, available: Collection[str]) -> str:
+def layer_precision(layer: LayerStats, available: Collection[str]) -> Precision:
     """The precision key a layer runs at on a unit that has kernels for ``available``.
 
     Sub-byte weights run at their own rate only where the unit has kernels for them,
@@ -92,13 +94,13 @@ def layer_precision(layer: LayerStats, available: Collection[str]) -> str:
         return "fp32"
     if bits > 8:
         return "int16"
-    for key, width in (("int2", 2), ("int4", 4)):
+    for key, width in _SUB_BYTE:
         if layer.weight_bits <= width and layer.activation_bits <= 8 and key in available:
             return key
     return "int8"
 
 
-def _weight_bits_at_runtime(layer: LayerStats, precision: str) -> float:
+def _weight_bits_at_runtime(layer: LayerStats, precision: Precision) -> float:
     """Bits per weight the kernel streams: sub-byte kernels read packed weights, int8
     kernels read sub-byte weights unpacked to 8 bits."""
     if precision == "fp32":
@@ -109,14 +111,14 @@ def _weight_bits_at_runtime(layer: LayerStats, precision: str) -> float:
 
 
 def _fitted_layer_terms(
-    layer: LayerStats, unit: ComputeModel, precision: str, saved: float
+    layer: LayerStats, unit: ComputeModel, precision: Precision, saved: float
 ) -> tuple[dict[str, float], float]:
     """Multipliers of the six fitted constants for one layer, and a constant term (cycles):
     ``cycles = sum_p multiplier_p * constant_p + constant`` (module docstring);
     ``saved``: weight bytes streamed less than at int8."""
     assert unit.cycles_per_mac is not None and unit.cycles_per_element is not None
     features = layer_features(layer)
-    slower = unit.macs_per_cycle["int8"] / unit.macs_per_cycle[precision]  # type: ignore[index]
+    slower = unit.macs_per_cycle["int8"] / unit.macs_per_cycle[precision]
     kept = 1.0 - (layer.sparsity if unit.sparse_kernels else 0.0)
     weights = {
         name: value * slower * (kept if name in MAC_KINDS else 1.0)
@@ -154,7 +156,7 @@ def fitted_terms(graph: GraphStats, profile: DeviceProfile) -> tuple[np.ndarray,
     return np.array([total[p] for p in PARAMETERS]), constant
 
 
-def _saved_weight_bytes(layer: LayerStats, unit: ComputeModel, precision: str) -> float:
+def _saved_weight_bytes(layer: LayerStats, unit: ComputeModel, precision: Precision) -> float:
     """Weight bytes a layer streams less than at int8 (sub-byte kernels, zero-skipping)."""
     streamed = layer.params * _weight_bits_at_runtime(layer, precision) / 8.0
     if unit.sparse_kernels and layer.sparsity > 0:
@@ -162,7 +164,9 @@ def _saved_weight_bytes(layer: LayerStats, unit: ComputeModel, precision: str) -
     return max(0.0, float(layer.params) - streamed)
 
 
-def _layer_cycles(layer: LayerStats, unit: ComputeModel, precision: str) -> tuple[float, float]:
+def _layer_cycles(
+    layer: LayerStats, unit: ComputeModel, precision: Precision
+) -> tuple[float, float]:
     """Cycles and bytes moved of one layer on one unit at one precision."""
     macs = float(layer.macs)
     weight_bytes = layer.params * _weight_bits_at_runtime(layer, precision) / 8.0
@@ -174,6 +178,7 @@ def _layer_cycles(layer: LayerStats, unit: ComputeModel, precision: str) -> tupl
     if layer.kind == "depthwise_conv":
         traffic += macs * (act + _weight_bits_at_runtime(layer, precision) / 8.0)
     if unit.cycles_per_mac is not None:
+        assert unit.cycles_per_element is not None  # ComputeModel: they come together
         constants = unit.cycles_per_mac | {
             "output": unit.cycles_per_output,
             "element": unit.cycles_per_element,
@@ -188,7 +193,7 @@ def _layer_cycles(layer: LayerStats, unit: ComputeModel, precision: str) -> tupl
     return busy + unit.layer_overhead_cycles, traffic
 
 
-def _unit_for(layer: LayerStats, profile: DeviceProfile) -> tuple[str, ComputeModel, str]:
+def _unit_for(layer: LayerStats, profile: DeviceProfile) -> tuple[str, ComputeModel, Precision]:
     """Pick the unit that runs ``layer``: the main one unless it lacks the op or precision."""
     assert profile.compute is not None
     main = profile.compute

@@ -405,7 +405,7 @@ def fit_few_shot(
     fitted = fitted.model_copy(update={"uncertainty": uncertainty})
     before = [predict(profile, m) for m in rows]
     after = [predict(fitted, m) for m in rows]
-    left_out = [None] * len(rows)
+    left_out: list[float | None] = [None] * len(rows)
     if len(fit.loo_log_errors):
         left_out = [
             m.latency_ms * math.exp(e) for m, e in zip(rows, fit.loo_log_errors, strict=True)
@@ -428,7 +428,7 @@ def fit_few_shot(
     )
     assert len(names) == len(PARAMETERS)
     energy_rows = [i for i, m in enumerate(rows) if m.energy_mJ is not None]
-    energies = [rows[i].energy_mJ for i in energy_rows]
+    energies = [m.energy_mJ for m in rows if m.energy_mJ is not None]  # energy_rows' order
     report = CalibrationResult(
         device=profile.name,
         n_rows=len(rows),
@@ -475,7 +475,7 @@ def fit_profile(
     before = [predict(profile, m) for m in rows]
     after = [predict(fitted, m) for m in rows]
     energy_rows = [i for i, m in enumerate(rows) if m.energy_mJ is not None]
-    energies = [rows[i].energy_mJ for i in energy_rows]
+    energies = [m.energy_mJ for m in rows if m.energy_mJ is not None]  # energy_rows' order
     report = CalibrationResult(
         device=profile.name,
         n_rows=len(rows),

@@ -52,7 +52,7 @@ def measure_latency_ms(onnx_path: Path, settings: HostSettings) -> float:
         )
     except Exception as e:  # onnxruntime raises its own untyped exceptions
         raise HardwareError(f"{onnx_path}: onnxruntime cannot load the model ({e}).") from e
-    feeds = {}
+    feeds: dict[str, np.ndarray] = {}
     for node in session.get_inputs():
         if node.type not in _ORT_DTYPES:
             raise HardwareError(

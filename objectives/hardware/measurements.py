@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from objectives.hardware.errors import HardwareError
 from objectives.hardware.reference import reference_graph
-from objectives.hardware.stats import GraphStats, LayerStats
+from objectives.hardware.stats import GraphStats, LayerKind, LayerStats
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -56,7 +56,7 @@ def coarse_graph(macs: int, params: int) -> GraphStats:
     costed as a dense layer; otherwise as a convolution. Activation sizes are unknown
     and taken as zero, so only the MAC and weight terms of the model apply.
     """
-    kind = "dense" if 2 * params >= macs else "conv"
+    kind: LayerKind = "dense" if 2 * params >= macs else "conv"
     layer = LayerStats("model", "Gemm" if kind == "dense" else "Conv", kind, macs, params, 0, 0)
     return GraphStats((layer,))
 

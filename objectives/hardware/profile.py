@@ -29,7 +29,7 @@ from objectives.hardware.errors import (
     RuntimeEstimateWarning,
     UnknownDeviceError,
 )
-from objectives.hardware.runtime_model import MAC_KINDS, KindConstants, runtime_model
+from objectives.hardware.runtime_model import MAC_KINDS, KindConstants, MacKind, runtime_model
 from objectives.hardware.runtimes import parse_device_name, resolve_runtime
 
 __all__ = [
@@ -92,7 +92,7 @@ class ComputeModel(_Strict):
     overlap_memory: bool = False
     sparse_kernels: bool = False
     energy_pJ_per_byte: float = Field(default=0.0, ge=0)
-    cycles_per_mac: dict[Literal["conv", "depthwise_conv", "dense"], float] | None = None
+    cycles_per_mac: dict[MacKind, float] | None = None
     cycles_per_element: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")

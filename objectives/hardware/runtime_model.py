@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, TypeAlias, get_args
 
 import numpy as np
 import yaml
@@ -47,6 +47,7 @@ __all__ = [
     "STAND_INS",
     "BoardPower",
     "KindConstants",
+    "MacKind",
     "PairFit",
     "Prediction",
     "RuntimeModel",
@@ -61,7 +62,9 @@ __all__ = [
 PARAMETERS = ("conv", "depthwise_conv", "dense", "output", "element", "layer")
 """The six constants of a (core, runtime): cycles per MAC of three kinds, per output element,
 per element of a MAC-free layer, per layer."""
-MAC_KINDS = ("conv", "depthwise_conv", "dense")
+MacKind: TypeAlias = Literal["conv", "depthwise_conv", "dense"]
+"""A layer kind with its own cycles-per-MAC constant."""
+MAC_KINDS: tuple[MacKind, ...] = get_args(MacKind)
 FREE_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
 """Ops that only relabel a tensor: runtimes alias them, so they cost nothing."""
 
@@ -188,7 +191,7 @@ def graph_features(graph: GraphStats) -> np.ndarray:
 class KindConstants:
     """The six int8 constants of one (core, runtime, board), in cycles."""
 
-    cycles_per_mac: Mapping[str, float]
+    cycles_per_mac: Mapping[MacKind, float]
     cycles_per_output: float
     cycles_per_element: float
     layer_overhead_cycles: float
@@ -476,7 +479,7 @@ class RuntimeModel:
             pooled_log_sd=float(data["pooled_log_sd"]),
             neighbour_log_sd=float(data["neighbour_log_sd"]),
             pairs={
-                tuple(key.split("/")): PairFit(  # type: ignore[misc]
+                tuple(key.split("/")): PairFit(
                     rows=int(p["rows"]),
                     boards=tuple(p["boards"]),
                     generations={str(g): int(n) for g, n in p["generations"].items()},

@@ -30,7 +30,7 @@ from objectives.tinyml._distill import Distillation
 from objectives.tinyml._models import build_model
 from objectives.tinyml._prune import fold_batchnorm, freeze_zeros, prune, pruned_counts
 from objectives.tinyml._quant import add_fake_quant, bake_weights, calibrate, strip_act_quant
-from objectives.tinyml._settings import Compression, FineTunes, TrainSettings
+from objectives.tinyml._settings import Compression, FineTunes, PruneKind, TrainSettings
 from objectives.tinyml._train import fit
 
 __all__ = ["Compressed", "calibration_set", "compress", "shaped_chain"]
@@ -44,7 +44,7 @@ def _prune_in_place(
 ) -> nn.Sequential:
     if compression.prune_kind == "none":
         return model
-    kind = "structured" if compression.prune_kind == "structured" else "unstructured"
+    kind: PruneKind = "structured" if compression.prune_kind == "structured" else "unstructured"
     return prune(model, kind, compression.prune_ratio, task.input_shape)
 
 

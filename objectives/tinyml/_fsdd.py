@@ -67,7 +67,7 @@ def _cache_key(files: list[Path], settings: MfccSettings) -> str:
     return hashlib.sha256(payload).hexdigest()[:16]
 
 
-def _compute(files: list[Path], settings: MfccSettings) -> dict[str, np.ndarray]:
+def _compute(files: list[Path], settings: MfccSettings) -> TaskData:
     features = np.stack([mfcc(_read(f, settings), settings) for f in files])[:, None]
     parts = [f.stem.split("_") for f in files]
     labels = np.array([int(p[0]) for p in parts], dtype=np.int64)
@@ -75,12 +75,7 @@ def _compute(files: list[Path], settings: MfccSettings) -> dict[str, np.ndarray]
     mean = features[~is_test].mean(axis=(0, 1, 2))
     std = features[~is_test].std(axis=(0, 1, 2)) + 1e-6
     features = ((features - mean) / std).astype(np.float32)
-    return {
-        "x_train": features[~is_test],
-        "y_train": labels[~is_test],
-        "x_test": features[is_test],
-        "y_test": labels[is_test],
-    }
+    return TaskData(features[~is_test], labels[~is_test], features[is_test], labels[is_test])
 
 
 def load_fsdd(data_dir: Path, cache_dir: Path, settings: MfccSettings | None = None) -> TaskData:
@@ -98,10 +93,16 @@ def load_fsdd(data_dir: Path, cache_dir: Path, settings: MfccSettings | None = N
     files = _recordings(Path(data_dir))
     path = Path(cache_dir) / f"fsdd-mfcc-{_cache_key(files, settings)}.npz"
     if not path.exists():
-        arrays = _compute(files, settings)
+        data = _compute(files, settings)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, **arrays)
+        np.savez(
+            tmp,
+            x_train=data.x_train,
+            y_train=data.y_train,
+            x_test=data.x_test,
+            y_test=data.y_test,
+        )
         tmp.replace(path)
     with np.load(path) as cached:
         return TaskData(cached["x_train"], cached["y_train"], cached["x_test"], cached["y_test"])

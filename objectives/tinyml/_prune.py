@@ -19,14 +19,14 @@ multiplies the weight by a fixed mask). Shapes and MACs stay; only sparsity grow
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TypeAlias
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
 from objectives.tinyml._models import uninitialized
-from objectives.tinyml._settings import _keep_count, _masked_count
+from objectives.tinyml._settings import PruneKind, _keep_count, _masked_count
 
 __all__ = [
     "fold_batchnorm",
@@ -36,8 +36,8 @@ __all__ = [
     "weighted_layers",
 ]
 
-_Conv = nn.Conv1d | nn.Conv2d
-_Norm = nn.BatchNorm1d | nn.BatchNorm2d
+_Conv: TypeAlias = nn.Conv1d | nn.Conv2d
+_Norm: TypeAlias = nn.BatchNorm1d | nn.BatchNorm2d
 
 
 def weighted_layers(model: nn.Sequential) -> list[nn.Module]:
@@ -54,9 +54,9 @@ def _new_conv(like: _Conv, c_in: int, c_out: int, groups: int, bias: bool) -> _C
         lambda: cls(
             c_in,
             c_out,
-            like.kernel_size,  # type: ignore[arg-type]
-            stride=like.stride,  # type: ignore[arg-type]
-            padding=like.padding,  # type: ignore[arg-type]
+            like.kernel_size,
+            stride=like.stride,
+            padding=like.padding,
             groups=groups,
             bias=bias,
         )
@@ -154,7 +154,7 @@ def _structured(model: nn.Sequential, ratio: float, input_shape: tuple[int, ...]
             importance = next(folded).weight
             keep_out = None if module is last else _top_l1(importance, ratio)
             slicer = _slice_conv if isinstance(module, _Conv) else _slice_linear
-            module = slicer(module, keep, keep_out)  # type: ignore[operator]
+            module = slicer(module, keep, keep_out)
             keep = keep_out
         layers.append(module)
         shape = out_shape
@@ -217,7 +217,7 @@ def _unstructured(model: nn.Sequential, ratio: float) -> nn.Sequential:
 
 def prune(
     model: nn.Sequential,
-    kind: Literal["structured", "unstructured"],
+    kind: PruneKind,
     ratio: float,
     input_shape: tuple[int, ...],
 ) -> nn.Sequential:

@@ -50,6 +50,10 @@ class ActQuant(nn.Module):
     input is snapped to ``2^bits`` levels between them, with a straight-through gradient.
     """
 
+    # Buffers (registered in __init__), so the range travels with state_dict and .to().
+    low: torch.Tensor
+    high: torch.Tensor
+
     def __init__(self, bits: int) -> None:
         super().__init__()
         self.levels = 2**bits - 1

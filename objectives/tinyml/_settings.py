@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, TypeAlias, get_args
 
 from objectives.tinyml._errors import ArchitectureError
 
@@ -25,14 +25,17 @@ __all__ = [
     "QUANT_MODES",
     "Compression",
     "FineTunes",
+    "PruneKind",
     "TrainSettings",
     "activation_bits",
 ]
 
 #: Weight bit widths (``_quant.py`` fake-quantizes to them; 32 is the float model).
 BITS = (2, 4, 8, 16, 32)
-#: Pruning kinds (``_prune.py``): whole channels or single weights.
-PRUNE_KINDS = ("structured", "unstructured")
+#: A pruning kind (``_prune.py``): whole channels or single weights.
+PruneKind: TypeAlias = Literal["structured", "unstructured"]
+#: The pruning kinds a config may name.
+PRUNE_KINDS: tuple[PruneKind, ...] = get_args(PruneKind)
 #: Distillation modes (``_distill.py``).
 DISTILL_MODES = ("none", "logits")
 #: Quantization modes: quantization-aware training or post-training quantization.
