@@ -109,6 +109,7 @@ VARIANTS: dict[str, Variant] = {
     # energy), paired with each other:
     KNOWN_BASE: Variant(known=True),
     "known-no-features": Variant(known=True, settings=ProposalSettings(known_features=False)),
+    "known-warp": Variant(known=True, settings=ProposalSettings(outcome_warp=True)),
 }
 
 
