@@ -48,12 +48,16 @@ def test_quick_cell_writes_complete_rows(tmp_path: Path) -> None:
     assert results.merge(other.path) == 1
     assert results.merge(other.path) == 0
     assert commands(results.path) == ["pytest quick cell", "pytest other"]  # each once
-    # A re-run on newer code supersedes the run it repeats, and only that run.
+    # A re-run on newer code supersedes every run of its method on its problem (here seed
+    # 0 and an older seed 1), and only those.
+    older = run_one(problem, METHODS["random"], seed=1, budget=budget)
+    results.append(older)
     rerun = ResultsFile(tmp_path / "rerun" / "sampler_results.csv", "pytest rerun")
     rows = run_one(problem, METHODS["random"], seed=0, budget=budget)
     rerun.append([{**row, "propose_s": -1.0} for row in rows])
     assert results.merge(rerun.path, supersede=True) == 1
     merged = read_results(results.path)
+    assert set(merged.loc[merged["method"] == "random", "seed"]) == {0}
     assert (merged.loc[merged["method"] == "random", "propose_s"] == -1.0).all()
     assert (merged["method"] == "moo-qlognehvi").sum() == budget
     assert commands(results.path)[-1] == "pytest rerun"

@@ -71,8 +71,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--supersede",
         action="store_true",
-        help="with --merge: the merged runs replace this CSV's runs of the same method, "
-        "problem and seed (a re-run on newer code)",
+        help="with --merge: the merged runs replace every run of this CSV with the same "
+        "method and problem (a re-run on newer code)",
     )
     args = parser.parse_args(argv)
     args.problems = args.problems or list(QUICK_PROBLEMS if args.quick else PROBLEMS)

@@ -79,13 +79,14 @@ class ResultsFile:
         """Append the runs of another results CSV that this one lacks, and its commands.
 
         Lets several suite processes write to their own files (no interleaved appends)
-        and be collected into one. With ``supersede``, the other file's runs replace this
-        one's of the same method, problem and seed (a re-run on newer code); the comment
-        lines (commands) are kept. Returns the number of runs added.
+        and be collected into one. With ``supersede``, the other file's runs replace every
+        run of this one with the same method and problem, whatever its seed (a re-run on
+        newer code: the older runs measured other code); the comment lines (commands) are
+        kept. Returns the number of runs added.
         """
         frame = read_results(other)
         if supersede:
-            self._drop(set(zip(frame["method"], frame["problem"], frame["seed"], strict=True)))
+            self._drop(set(zip(frame["method"], frame["problem"], strict=True)))
         done = self.done()
         keys = zip(frame["method"], frame["problem"], frame["seed"], strict=True)
         new = frame[[key not in done for key in keys]]
@@ -97,13 +98,14 @@ class ResultsFile:
             new.to_csv(f, header=False, index=False, columns=list(COLUMNS))
         return new.groupby(["method", "problem", "seed"]).ngroups
 
-    def _drop(self, runs: set[tuple[str, str, int]]) -> None:
-        """Rewrite the file without the rows of ``runs``, comment lines in place."""
+    def _drop(self, cells_of: set[tuple[str, str]]) -> None:
+        """Rewrite the file without the rows of these ``(method, problem)`` cells, comment
+        lines in place."""
         kept = []
         for line in self.path.read_text().splitlines(keepends=True):
             cells = line.split(",", 3)
             is_row = not line.startswith("#") and len(cells) == 4 and cells[2].isdigit()
-            if not is_row or (cells[0], cells[1], int(cells[2])) not in runs:
+            if not is_row or (cells[0], cells[1]) not in cells_of:
                 kept.append(line)
         self.path.write_text("".join(kept))
 
