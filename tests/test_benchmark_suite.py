@@ -12,7 +12,7 @@ import pytest
 from experiments.benchmarks.suite.hypervolume import hypervolume_trace, log10_gap
 from experiments.benchmarks.suite.methods import METHODS
 from experiments.benchmarks.suite.problems import digits_table, get_problem
-from experiments.benchmarks.suite.report import write_report
+from experiments.benchmarks.suite.report import AS_MOO_RUN, as_moo_run, write_report
 from experiments.benchmarks.suite.runner import (
     COLUMNS,
     ResultsFile,
@@ -90,6 +90,24 @@ def test_quick_cell_writes_complete_rows(tmp_path: Path) -> None:
     summary = written[0].read_text()
     assert "pytest quick cell" in summary and "pytest other" in summary
     assert "| moo-qlognehvi |" in summary and "| random |" in summary
+
+
+def test_moo_as_run_takes_the_known_runs_where_a_problem_has_them() -> None:
+    rows = [
+        (method, problem, gap)
+        for problem, methods in {
+            "nb": {"moo-qlognehvi": 2.0, "moo-qlognehvi-known": 1.0, "gp": 1.5},
+            "zdt1": {"moo-qlognehvi": -1.4, "moo-qlognehvi-ref": -1.6, "gp": -0.8},
+        }.items()
+        for method, gap in methods.items()
+    ]
+    frame = pd.DataFrame(
+        [{"method": m, "problem": p, "seed": 0, "trial": 0, "log10_hv_gap": g} for m, p, g in rows]
+    )
+    chosen = as_moo_run(frame)
+    moo = chosen[chosen["method"] == AS_MOO_RUN].set_index("problem")["log10_hv_gap"]
+    assert moo.to_dict() == {"nb": 1.0, "zdt1": -1.4}  # -known on nb, plain on zdt1
+    assert set(chosen["method"]) == {AS_MOO_RUN, "gp"}  # variants like -ref are not peers
 
 
 def test_digits_table_covers_the_space_and_its_front_is_true() -> None:
