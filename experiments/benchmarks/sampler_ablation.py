@@ -1,16 +1,18 @@
-"""What do the sampler's interpolating GPs and front starting points each buy?
+"""What does each part of moo's sampler buy, switched off (or on) one at a time?
 
 Usage::
 
     OMP_NUM_THREADS=1 python -m experiments.benchmarks.sampler_ablation VARIANT SEEDS PROBLEM...
     python -m experiments.benchmarks.sampler_ablation summary
+    python -m experiments.benchmarks.sampler_ablation import-suite CSV METHOD VARIANT
 
     e.g. ... sampler_ablation learned-noise 0,1,2 branin_currin zdt1 dtlz2 vehicle_safety
 
 Runs the suite's ``moo-qlognehvi`` (same problems, budgets and Sobol designs as
 ``sampler_suite``) with one part taken out, and appends one row per run (final log10 HV
 gap to the true front, lower is better) to ``results/sampler_ablation.md``; ``summary``
-pairs every variant with ``default`` seed by seed in ``results/sampler_ablation_summary.md``.
+pairs every variant with ``default`` seed by seed in ``results/sampler_ablation_summary.md``;
+``import-suite`` takes a suite run of the same sampler as a variant's row.
 Variants:
 
 - ``default``: both parts, as the suite runs it;
@@ -41,7 +43,14 @@ from botorch.utils.multi_objective import is_non_dominated
 from torch import Tensor
 
 from experiments.benchmarks.suite.methods import Method, moo_sampler, optuna_method
-from experiments.benchmarks.suite.variants import append_gaps, paired_summary, read_gaps
+from experiments.benchmarks.suite.report import final_gaps
+from experiments.benchmarks.suite.runner import read_results
+from experiments.benchmarks.suite.variants import (
+    append_gaps,
+    append_row,
+    paired_summary,
+    read_gaps,
+)
 from moo.bo import ProposalProblem, ProposalSettings
 from moo.sampler import QNEHVISampler
 
@@ -129,16 +138,29 @@ def write_summary() -> None:
         "Written by `python -m experiments.benchmarks.sampler_ablation summary` from the\n"
         "latest row of each variant, problem and seed in `sampler_ablation.md`. `change` is\n"
         "the variant's final log10 HV gap minus the default's on the same seed: positive\n"
-        "means the part the variant switches off pays on that problem.\n\n"
+        "means the part the variant switches off pays on that problem (for `warp` and\n"
+        "`known-warp`, which switch a part on, that the part hurts).\n\n"
         + paired_summary(gaps[~with_known], base="default")
         + known_part
     )
     print(SUMMARY.read_text())
 
 
+def import_suite_runs(results_csv: Path, method: str, variant: str) -> None:
+    """Append the final gaps of ``method``'s runs in a suite results CSV as ``variant``
+    rows: the suite runs a variant's very sampler on the same problems, budgets and Sobol
+    designs (``moo-qlognehvi-known`` is ``known``), so a run need not be made twice."""
+    gaps = final_gaps(read_results(results_csv))
+    for row in gaps[gaps["method"] == method].itertuples():
+        append_row(OUT, HEADER, [variant, row.problem, row.seed, f"{row.log10_hv_gap:.3f}"])
+
+
 def main(argv: list[str]) -> None:
     if argv == ["summary"]:
         write_summary()
+        return
+    if argv[:1] == ["import-suite"]:
+        import_suite_runs(Path(argv[1]), method=argv[2], variant=argv[3])
         return
     name, seeds, problems = argv[0], [int(s) for s in argv[1].split(",")], argv[2:]
     variant = VARIANTS[name]
