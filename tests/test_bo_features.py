@@ -136,6 +136,10 @@ def gp_inputs(model: ModelList) -> list[int]:
     return [int(m.train_inputs[0].shape[-1]) for m in members]
 
 
+def test_the_features_are_off_by_default() -> None:
+    assert not ProposalSettings().known_features
+
+
 @pytest.mark.parametrize("on", [True, False])
 def test_both_gps_see_the_features_only_when_asked(on: bool) -> None:
     space = kinds_space(("x", {"type": "float", "low": 0.0, "high": 1.0}))
@@ -160,8 +164,9 @@ def test_a_split_gp_with_features_predicts_as_the_batched_one(warp: bool) -> Non
     size = ExactObjective(space, lambda c: 1.0 + c["x0"] + c["x1"], -1.0, log=False, unusable=-9)
     Y = torch.stack([-(X - 0.3).pow(2).sum(-1), X[:, 0] * X[:, 1], -(1 + X.sum(-1))], dim=-1)
     problem = ProposalProblem(X=X, Y=Y, bounds=space.bounds, known={2: size})
-    batched, _ = fit_model(problem, ProposalSettings(split_after=None, outcome_warp=warp))
-    split, _ = fit_model(problem, ProposalSettings(split_after=29, outcome_warp=warp))
+    on = {"known_features": True, "outcome_warp": warp}
+    batched, _ = fit_model(problem, ProposalSettings(split_after=None, **on))
+    split, _ = fit_model(problem, ProposalSettings(split_after=29, **on))
     assert isinstance(split.models[0], ModelListGP)
     test = torch.rand(16, 1, 2, dtype=torch.double, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
@@ -171,15 +176,15 @@ def test_a_split_gp_with_features_predicts_as_the_batched_one(warp: bool) -> Non
 
 ROUTES = {
     # name: (space, settings): each of moo.bo.optimize.maximize's routes
-    "exhaustive": (kinds_space(), ProposalSettings()),
-    "screened": (kinds_space(), ProposalSettings(screen_size=8)),
+    "exhaustive": (kinds_space(), ProposalSettings(known_features=True)),
+    "screened": (kinds_space(), ProposalSettings(known_features=True, screen_size=8)),
     "local search": (
         kinds_space(("n", {"type": "int", "low": 0, "high": 99})),
-        ProposalSettings(max_enumeration=100, local_pool=32, local_steps=3),
+        ProposalSettings(known_features=True, max_enumeration=100, local_pool=32, local_steps=3),
     ),
     "mixed": (
         kinds_space(("x", {"type": "float", "low": 0.0, "high": 1.0})),
-        ProposalSettings(num_restarts=2, raw_samples=32),
+        ProposalSettings(known_features=True, num_restarts=2, raw_samples=32),
     ),
 }
 

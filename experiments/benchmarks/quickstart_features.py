@@ -5,7 +5,7 @@ Usage::
     OMP_NUM_THREADS=1 python -m experiments.benchmarks.quickstart_features
 
 Runs ``experiments/quickstart.yaml`` (its seed, budget and stop rule) twice in one
-process, ``known_features`` on (the default) and off, each to its stop rule in a
+process, ``known_features`` on and off (the default), each to its stop rule in a
 temporary SQLite file, and writes the normalized hypervolume (the one ``moo run`` prints)
 after chosen trials, the trials run, why each stopped and its wall time to
 ``results/quickstart_features.md``. The two runs share the machine's load in turn, so
@@ -53,7 +53,7 @@ def main() -> None:
         "Command: `OMP_NUM_THREADS=1 python -m experiments.benchmarks.quickstart_features`",
         "",
         "`experiments/quickstart.yaml` (seed 0, up to 60 trials, converged when the",
-        "hypervolume gains under 0.5 % over 15 trials), `known_features` on (default) and off;",
+        "hypervolume gains under 0.5 % over 15 trials), `known_features` on and off (default);",
         "normalized hypervolume as `moo run` prints it, after the given number of proposed",
         "trials (`-`: the run had stopped).",
         "",

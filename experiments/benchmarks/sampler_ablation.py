@@ -25,8 +25,8 @@ Variants:
   front starts here without RandomStartsSampler's extra random restarts);
 - ``warp``: outcomes warped (``outcome_warp``, off by default);
 - ``known``: the default told the problem's known objectives (as ``moo run`` is), and
-  ``known-no-features`` / ``known-warp``: the same without them as GP inputs
-  (``known_features``) / with the outcome warp, paired with ``known``.
+  ``known-features`` / ``known-features-warp``: the same with them as GP inputs too
+  (``known_features``) / and the outcome warp, paired with ``known``.
 """
 
 from __future__ import annotations
@@ -117,8 +117,10 @@ VARIANTS: dict[str, Variant] = {
     # With the problem's known objectives (NAS-Bench-201 latencies, digits latency and
     # energy), paired with each other:
     KNOWN_BASE: Variant(known=True),
-    "known-no-features": Variant(known=True, settings=ProposalSettings(known_features=False)),
-    "known-warp": Variant(known=True, settings=ProposalSettings(outcome_warp=True)),
+    "known-features": Variant(known=True, settings=ProposalSettings(known_features=True)),
+    "known-features-warp": Variant(
+        known=True, settings=ProposalSettings(known_features=True, outcome_warp=True)
+    ),
 }
 
 
@@ -138,8 +140,8 @@ def write_summary() -> None:
         "Written by `python -m experiments.benchmarks.sampler_ablation summary` from the\n"
         "latest row of each variant, problem and seed in `sampler_ablation.md`. `change` is\n"
         "the variant's final log10 HV gap minus the default's on the same seed: positive\n"
-        "means the part the variant switches off pays on that problem (for `warp` and\n"
-        "`known-warp`, which switch a part on, that the part hurts).\n\n"
+        "means the part the variant switches off pays on that problem (for `warp` and the\n"
+        "`known-features` variants, which switch parts on, that those parts hurt).\n\n"
         + paired_summary(gaps[~with_known], base="default")
         + known_part
     )
@@ -149,7 +151,8 @@ def write_summary() -> None:
 def import_suite_runs(results_csv: Path, method: str, variant: str) -> None:
     """Append the final gaps of ``method``'s runs in a suite results CSV as ``variant``
     rows: the suite runs a variant's very sampler on the same problems, budgets and Sobol
-    designs (``moo-qlognehvi-known`` is ``known``), so a run need not be made twice."""
+    designs (``moo-qlognehvi-known-features`` is ``known-features``), so a run need not be
+    made twice."""
     gaps = final_gaps(read_results(results_csv))
     for row in gaps[gaps["method"] == method].itertuples():
         append_row(OUT, HEADER, [variant, row.problem, row.seed, f"{row.log10_hv_gap:.3f}"])

@@ -9,6 +9,13 @@ values are exact for every config the acquisition scores, so they are coordinate
 GP may use at no cost in trials, and its ARD lengthscale turns one away if it does not
 help.
 
+Off by default (``ProposalSettings.known_features``): the sharper ranking did not turn
+into hypervolume on the suite's tables. Paired with the same seeds, the final gap was level
+on NAS-Bench-201 pi4 and worse on pixel3 and digits; on the quickstart, one seed, the front
+grew further (``results/sampler_notes.md``). Not yet known why; one guess is that the
+feature pulls configs of similar latency together, and the acquisition then trusts the GP
+where their accuracies differ.
+
 A metric of one sign (a latency, an energy, a size) enters as the log of its magnitude,
 as a study with ``scale: log`` gives it: hardware costs are multiplicative and span
 decades across configs, and on NAS-Bench-201 the log ranks errors better than the value

@@ -73,7 +73,9 @@ class ProposalSettings:
         known_features: The GPs of the learned objectives and constraints also see the
             known objectives' values (``moo.bo.features``): accuracy tracks the model
             size that latency and energy measure, and a GP over the config's encoding
-            alone cannot see that.
+            alone cannot see that. Off by default: it sharpens the GP's ranking of
+            held-out configs, but in hypervolume it lost on two of three tables (paired
+            seeds; ``results/sampler_notes.md``).
         outcome_warp: The GPs are fitted on a Yeo-Johnson warp of each outcome and
             their posteriors mapped back (``moo.bo.warp``): errors that cluster near the
             best with a few far off leave a GP on the raw values a flat landscape with
@@ -104,7 +106,7 @@ class ProposalSettings:
     warm_fit_maxiter: int = 20
     reference_margin: float = REFERENCE_MARGIN
     threads: int = 1
-    known_features: bool = True
+    known_features: bool = False
     outcome_warp: bool = False
 
     def __post_init__(self) -> None:

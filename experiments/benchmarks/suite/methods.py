@@ -185,6 +185,19 @@ METHODS: dict[str, Method] = {
     "moo-qnehvi-known": Method(
         "moo-qnehvi-known", optuna_method(partial(moo_sampler, "qnehvi", True)), _has_known
     ),
+    # The known objectives as GP inputs too (``ProposalSettings.known_features``, opt-in).
+    "moo-qlognehvi-known-features": Method(
+        "moo-qlognehvi-known-features",
+        optuna_method(
+            partial(
+                moo_sampler,
+                "qlognehvi",
+                True,
+                settings=ProposalSettings(known_features=True),
+            )
+        ),
+        _has_known,
+    ),
     # Told the problem's reference point, as the tutorial loop is (a YAML can give one).
     "moo-qlognehvi-ref": Method(
         "moo-qlognehvi-ref",
