@@ -498,7 +498,7 @@ def _is_number(value: Any) -> bool:
 
 def row_key(row: Tensor) -> tuple[float, ...]:
     """Hashable identity of one encoded config, blind to float noise in the encoding."""
-    return tuple(round(v, 9) for v in row.tolist())
+    return row_keys(row[None])[0]
 
 
 def row_keys(X: Tensor) -> list[tuple[float, ...]]:

@@ -29,7 +29,7 @@ from scipy.stats import spearmanr
 from experiments.benchmarks.suite.problems import BenchProblem, get_problem
 from moo.bo import ProposalProblem, ProposalSettings, fit_model
 from moo.bo.known import ExactObjective
-from moo.space import row_key
+from moo.space import row_keys
 
 OUT = Path(__file__).resolve().parent / "results" / "known_features.md"
 PROBLEMS = ("nb201_pi4", "nb201_pixel3", "nb201_eyeriss_fpga", "digits")
@@ -47,24 +47,19 @@ def _table(problem: BenchProblem, rng: np.random.Generator) -> tuple[torch.Tenso
     return X, values
 
 
-def _maximized(problem: BenchProblem, values: np.ndarray) -> torch.Tensor:
-    """The suite's objectives as moo's sampler sees them: known ones by their exact
-    functions' scale (the suite's lookups are already on it), all maximized."""
-    return -torch.as_tensor(values, dtype=torch.double)
-
-
 def _scores(
     problem: BenchProblem,
     X: torch.Tensor,
-    values: np.ndarray,
+    Y: torch.Tensor,
     n: int,
     rep: int,
     settings: ProposalSettings,
 ) -> tuple[float, float, float, float]:
+    """Scores of one fit; ``Y`` holds the objectives as moo's sampler sees them, maximized
+    (the suite's known lookups are already on their exact functions' scale)."""
     rng = np.random.default_rng([rep, n])
     order = rng.permutation(len(X))
     train, test = order[:n], order[n:]
-    Y = _maximized(problem, values)
     known = {
         i: ExactObjective(problem.space, f, -1.0, log=False, unusable=-1e6)
         for i, f in problem.known.items()
@@ -126,12 +121,13 @@ def main(argv: list[str]) -> None:
     for name in args.problems:
         problem = get_problem(name)
         X, values = _table(problem, np.random.default_rng(0))
-        assert len({row_key(x) for x in X}) == len(X)
+        assert len(set(row_keys(X))) == len(X)
+        Y = -torch.as_tensor(values, dtype=torch.double)
         for n in SIZES:
             for features, warp in itertools.product((False, True), repeat=2):
                 settings = ProposalSettings(known_features=features, outcome_warp=warp)
                 scores = np.array(
-                    [_scores(problem, X, values, n, rep, settings) for rep in range(args.reps)]
+                    [_scores(problem, X, Y, n, rep, settings) for rep in range(args.reps)]
                 )
                 rho, rho_best, rmse, nlpd = scores.mean(axis=0)
                 line = (

@@ -14,16 +14,13 @@ their wall times compare only roughly; the hypervolumes do not depend on it.
 
 from __future__ import annotations
 
-import sys
 import tempfile
-import time
 from pathlib import Path
 
+from experiments.benchmarks.quickstart_wall_time import QUICKSTART, run_quickstart
 from moo.config import StudyConfig, load_study_config
 from moo.history import StudyHistory
-from moo.study import StudyRun, create_study
 
-ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent / "results" / "quickstart_features.md"
 CHECKPOINTS = (20, 30, 40, 50, 56, 60)
 
@@ -36,12 +33,9 @@ def _with_features(config: StudyConfig, on: bool) -> StudyConfig:
 
 def run(on: bool) -> tuple[list[float], str, float]:
     """Normalized HV after each proposed trial, the stop reason and the wall seconds."""
-    config = _with_features(load_study_config(ROOT / "experiments" / "quickstart.yaml"), on)
+    config = _with_features(load_study_config(QUICKSTART), on)
     with tempfile.TemporaryDirectory() as folder:
-        study = create_study(config, storage=f"sqlite:///{folder}/quickstart.db")
-        started = time.perf_counter()
-        reason = str(StudyRun(study, config).run())
-        wall = time.perf_counter() - started
+        study, wall, reason = run_quickstart(Path(folder), config)
         trials = study.get_trials(deepcopy=False)
         return StudyHistory(study, config).hypervolume_history(trials), reason, wall
 
@@ -77,4 +71,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    sys.exit(0)

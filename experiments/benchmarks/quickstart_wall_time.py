@@ -35,22 +35,26 @@ import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution
 
-from moo.config import load_study_config
+from moo.config import StudyConfig, load_study_config
 from moo.keys import PROPOSE_SECONDS_KEY, SIBLING_KEY
 from moo.study import StudyRun, build_adapter, build_sampler, create_study
 
 ROOT = Path(__file__).resolve().parents[2]
+QUICKSTART = ROOT / "experiments" / "quickstart.yaml"
 OUT = Path(__file__).resolve().parent / "results" / "quickstart_wall_time.md"
 _ADAPTER_PARTS = ("train_s", "prune_s", "quant_s", "export_s", "cost_s")
 
 
-def run_quickstart(folder: Path) -> tuple[optuna.Study, float]:
-    """The quickstart study run to its stop rule in ``folder``; and its wall seconds."""
-    config = load_study_config(ROOT / "experiments" / "quickstart.yaml")
+def run_quickstart(
+    folder: Path, config: StudyConfig | None = None
+) -> tuple[optuna.Study, float, str]:
+    """The quickstart study (or ``config``, a variant of it) run to its stop rule in
+    ``folder``; its wall seconds and why it stopped."""
+    config = config or load_study_config(QUICKSTART)
     study = create_study(config, storage=f"sqlite:///{folder}/quickstart.db")
     started = time.perf_counter()
-    StudyRun(study, config).run()
-    return study, time.perf_counter() - started
+    reason = StudyRun(study, config).run()
+    return study, time.perf_counter() - started, reason
 
 
 def breakdown(study: optuna.Study, wall_s: float) -> dict[str, float]:
@@ -79,7 +83,7 @@ def history_study(
     """A study of the quickstart's sampler, one BO proposal away: ``n_history`` Sobol
     configs whose accuracy is drawn at random (no training) and whose latency and energy
     come from ``adapter`` (default: the quickstart's own); and its distributions."""
-    config = load_study_config(ROOT / "experiments" / "quickstart.yaml")
+    config = load_study_config(QUICKSTART)
     adapter = adapter or build_adapter(config, source="quickstart")
     space = config.search_space()
     study = optuna.create_study(
@@ -112,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         profile_proposal()
         return {}
     with tempfile.TemporaryDirectory() as tmp:
-        study, wall_s = run_quickstart(Path(tmp))
+        study, wall_s, _ = run_quickstart(Path(tmp))
         parts = breakdown(study, wall_s)
     command = shlex.join(
         ["OMP_NUM_THREADS=1", "python", "-m", "experiments.benchmarks.quickstart_wall_time"]
